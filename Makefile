@@ -1,0 +1,39 @@
+# Two commands do everything: `make report` and `make test`. Both set up .venv/ from uv.lock first.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+VENV := .venv
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+STAMP := $(VENV)/.synced
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export UV_PYTHON_DOWNLOADS := never
+export DAGSTER_HOME ?= $(abspath .dagster_home)
+ROWS ?= 5000000
+
+.PHONY: setup report test ui bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(STAMP): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+report: setup
+	$(VENV)/bin/displacement build
+
+test: setup
+	$(VENV)/bin/python -m pytest
+
+ui: setup
+	@mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${PORT:-3000}
+
+bench: setup
+	$(VENV)/bin/python -m bench.run --rows $(ROWS)
+
+clean:
+	rm -rf $(VENV) $(TOOLS) reports/site data/warehouse.duckdb* .dagster_home

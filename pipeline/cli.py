@@ -1,0 +1,56 @@
+"""The `displacement` command. Subcommands live in pipeline/commands/, one module each.
+
+Errors the user can act on (a bad file, a missing setting) are printed as one clear line with exit
+code 2; no traceback reaches the user unless DISPLACEMENT_DEBUG is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+
+from pipeline import commands
+from pipeline.schema import InputError
+
+
+class UsageError(Exception):
+    """A problem the user can fix: printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="displacement",
+        description="Scale and pace of displacement and civilian casualties: ingest, validate, aggregate, publish.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"pipeline.commands.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (InputError, UsageError) as exc:
+        print(f"displacement: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("displacement: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # last line of defence: one line, not a traceback
+        if os.environ.get("DISPLACEMENT_DEBUG"):
+            raise
+        print(f"displacement: unexpected error: {type(exc).__name__}: {exc} "
+              "(set DISPLACEMENT_DEBUG=1 for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Shared last step of every reader: coerce types, apply the row rules, split good rows from bad.
+
+A reader maps its format onto canonical column names but leaves the values as the file gave them
+(strings), together with `ingest_row` (the file's own line number, header = line 1) and `_row_key`
+(the source's own key for the row). `finalize` does the rest in vectorised pandas, so every reader
+reports errors the same way and names the *source's* column in each message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import schema
+from pipeline.schema import Rejection, ReadResult
+
+NUMERIC = ("value_low", "value_best", "value_high", "household_size")
+DATES = ("published_on", "period_start", "period_end")
+
+
+def _blank(series: pd.Series) -> pd.Series:
+    return series.isna() | (series.astype("string").str.strip() == "")
+
+
+def _to_number(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(series):
+        return series.astype("Float64")
+    text = series.astype("string").str.strip().str.replace(",", "", regex=False)
+    return pd.to_numeric(text, errors="coerce").astype("Float64")
+
+
+def _to_date(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series.astype("datetime64[s]")
+    text = series.astype("string").str.strip().str.slice(0, 10)
+    return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
+
+
+class _Collector:
+    def __init__(self, frame: pd.DataFrame, file: str, source_cols: dict[str, str]):
+        self.frame = frame
+        self.file = file
+        self.source_cols = source_cols
+        self.bad = pd.Series(False, index=frame.index)
+        self.rejections: list[Rejection] = []
+
+    def flag(self, mask: pd.Series, column: str, rule: str, message: str, values: pd.Series | None = None):
+        mask = mask.fillna(False).astype(bool) & ~self.bad  # report each row once, at its first fault
+        if not mask.any():
+            return
+        col = self.source_cols.get(column, column)
+        lines = self.frame.loc[mask, "ingest_row"]
+        vals = (values if values is not None else self.frame.get(column, pd.Series(pd.NA, index=self.frame.index)))
+        vals = vals.loc[mask]
+        for line, val in zip(lines.tolist(), vals.tolist()):
+            shown = None if val is None or val is pd.NA or (isinstance(val, float) and pd.isna(val)) else str(val)[:200]
+            self.rejections.append(Rejection(self.file, int(line) if pd.notna(line) else None, col, rule, message, shown))
+        self.bad |= mask
+
+
+def finalize(
+    raw: pd.DataFrame,
+    *,
+    fmt: str,
+    path: str | Path,
+    sha256: str,
+    source_cols: dict[str, str] | None = None,
+    rows_read: int | None = None,
+    extra_rejections: list[Rejection] | None = None,
+) -> ReadResult:
+    """Turn a reader's raw canonical frame into validated observations and rejections."""
+    file = str(path)
+    source_cols = source_cols or {}
+    frame = raw.copy()
+    for name in schema.COLUMN_NAMES:
+        if name not in frame.columns:
+            frame[name] = pd.NA
+    c = _Collector(frame, file, source_cols)
+
+    # required text fields present
+    for name in ("source_id", "source_org", "metric", "basis", "unit", "country_iso3"):
+        c.flag(_blank(frame[name]), name, "required", f"a value is required in {source_cols.get(name, name)}")
+
+    # numbers: text in a number column, negatives
+    nums = {}
+    for name in NUMERIC:
+        parsed = _to_number(frame[name])
+        c.flag(~_blank(frame[name]) & parsed.isna(), name, "number", "expected a number", frame[name])
+        nums[name] = parsed
+    c.flag(nums["value_best"].isna() & _blank(frame["value_best"]), "value_best", "required", "a figure is required")
+    for name in ("value_low", "value_best", "value_high"):
+        c.flag(nums[name] < 0, name, "non_negative", "expected a figure of zero or more", frame[name])
+
+    # dates: impossible or malformed, missing, end before start
+    dates = {}
+    for name in DATES:
+        parsed = _to_date(frame[name])
+        c.flag(~_blank(frame[name]) & parsed.isna(), name, "date", "expected a real date as YYYY-MM-DD", frame[name])
+        dates[name] = parsed
+    for name in ("period_start", "period_end"):
+        c.flag(dates[name].isna(), name, "required", "a date is required")
+    c.flag(dates["period_end"] < dates["period_start"], "period_end", "period_order",
+           "the end date is before the start date", frame["period_end"])
+
+    # vocabularies (qualifier first mapped from publishers' words)
+    frame["qualifier"] = frame["qualifier"].map(schema.normalise_qualifier, na_action=None)
+    for name, vocab in schema.VOCABULARIES.items():
+        c.flag(~frame[name].isin(vocab), name, "vocabulary", f"expected one of: {', '.join(vocab)}")
+
+    # bounds from qualifier where the source gave none
+    best = nums["value_best"]
+    low, high = nums["value_low"], nums["value_high"]
+    q = frame["qualifier"]
+    lower_q = q.isin(["exact", "at_least", "more_than"])
+    upper_q = q.isin(["exact", "up_to", "less_than"])
+    low = low.where(low.notna() | ~lower_q, best)
+    high = high.where(high.notna() | ~upper_q, best)
+    low = low.where(low.notna() | ~q.isin(["up_to", "less_than"]), 0.0)
+    c.flag((low > best) | (best > high), "value_best", "bounds", "expected value_low <= value_best <= value_high", best)
+    nums.update(value_low=low, value_high=high)
+
+    good = ~c.bad
+    out = frame.loc[good].copy()
+    for name, s in nums.items():
+        out[name] = s.loc[good]
+    for name, s in dates.items():
+        out[name] = s.loc[good]
+    out["ingest_file"] = Path(file).name
+    out["ingest_sha256"] = sha256
+    key = out["_row_key"].astype("string") if "_row_key" in out.columns else out["ingest_row"].astype("string")
+    out["obs_id"] = [schema.make_obs_id(s, k) for s, k in zip(out["source_id"].astype(str), key.astype(str))]
+    observations = schema.conform(out)
+    rejections = sorted((extra_rejections or []) + c.rejections, key=lambda r: (r.line or 0, r.column or ""))
+    return ReadResult(
+        format=fmt,
+        file=file,
+        rows_read=len(frame) if rows_read is None else rows_read,
+        observations=observations,
+        rejected=rejections,
+    )

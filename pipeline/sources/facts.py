@@ -1,0 +1,49 @@
+"""The project's own curated facts CSV (data/default/figures.csv): published figures with provenance."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from pipeline.schema import InputError, ReadResult
+from pipeline.sources import textio
+from pipeline.sources.base import finalize
+from pipeline.sources.textio import Sniff
+
+FORMAT = "facts"
+REQUIRED = ("fact_id", "metric", "basis", "unit", "value", "qualifier", "period_start", "period_end", "source_org")
+SAME = ("metric", "basis", "population", "unit", "qualifier", "period_start", "period_end", "date_precision",
+        "published_on", "country_iso3", "admin1_code", "admin1_name", "admin2_code", "admin2_name", "place",
+        "origin_iso3", "role", "source_org", "source_title", "source_url", "notes", "household_size")
+
+
+def detect(s: Sniff) -> bool:
+    return s.kind == "csv" and "fact_id" in s.header and "value" in s.header and "metric" in s.header
+
+
+def source_id(org: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", org.lower()).strip("-")[:60]
+
+
+def read(s: Sniff) -> ReadResult:
+    header, rows = textio.csv_rows(s.text, s.path)
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise InputError(f"{s.path}: line 1: missing required column(s) {', '.join(missing)}")
+    raw = textio.rows_frame(header, rows)
+    out = pd.DataFrame({"ingest_row": raw["ingest_row"]})
+    for col in SAME:
+        if col in raw.columns:
+            out[col] = raw[col].str.strip().replace("", pd.NA)
+    out["value_best"] = raw["value"]
+    for col in ("value_low", "value_high"):
+        if col in raw.columns:
+            out[col] = raw[col].replace("", pd.NA)
+    out["population"] = out.get("population", pd.Series("all", index=raw.index)).fillna("all")
+    out["role"] = out.get("role", pd.Series("recommended", index=raw.index)).fillna("recommended")
+    out["date_precision"] = out.get("date_precision", pd.Series("day", index=raw.index)).fillna("day")
+    out["source_id"] = out["source_org"].fillna("").map(source_id)
+    out["_row_key"] = raw["fact_id"]
+    return finalize(out, fmt=FORMAT, path=s.path, sha256=s.sha256,
+                    source_cols={"value_best": "value", "value_low": "value_low", "value_high": "value_high"})
