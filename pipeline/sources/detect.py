@@ -1,8 +1,12 @@
-"""Recognise a file by its content (magic bytes, header, HXL row, JSON keys, sheet names) and read it."""
+"""Recognise a file by its content (magic bytes, header, HXL row, JSON keys, sheet names) and read it.
+
+Never by file name: a file renamed `data.txt` is read the same. Compressed input (.gz, .zip) is
+expanded in memory under two limits: an absolute size (textio.MAX_BYTES) and an expansion ratio
+(MAX_RATIO), checked while decompressing so a bomb is refused before it is expanded.
+"""
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import zipfile
@@ -13,94 +17,113 @@ from pipeline.schema import InputError, ReadResult
 from pipeline.sources import textio
 from pipeline.sources.textio import Sniff
 
-MAX_RATIO = 200  # a compressed member may expand at most this many times
+MAX_RATIO = 200  # a compressed file may expand at most this many times (tables compress 5-50x)
+MIN_ALLOWANCE = 64 * 1024 * 1024  # small archives may always expand this far
+
+
+def _limit(compressed: int) -> int:
+    return min(textio.MAX_BYTES, max(MAX_RATIO * compressed, MIN_ALLOWANCE))
 
 
 def _gunzip(data: bytes, path: Path) -> bytes:
-    out = io.BytesIO()
+    limit = _limit(len(data))
+    out = bytearray()
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    pos = 0
+    pending = data
     try:
-        while pos < len(data):
-            chunk = d.decompress(data[pos : pos + 65536], 1 << 20)
-            pos += 65536 - len(d.unconsumed_tail) if d.unconsumed_tail else 65536
-            while True:
-                out.write(chunk)
-                if out.tell() > textio.MAX_BYTES or out.tell() > MAX_RATIO * max(len(data), 1024 * 64):
-                    raise InputError(
-                        f"{path}: gzip expands beyond {min(textio.MAX_BYTES, MAX_RATIO * max(len(data), 65536)):,} "
-                        "bytes; refused as a likely decompression bomb"
-                    )
-                if not d.unconsumed_tail:
-                    break
-                chunk = d.decompress(d.unconsumed_tail, 1 << 20)
-            if d.eof:
-                break
+        while pending and not d.eof:
+            out += d.decompress(pending, 1 << 20)
+            pending = d.unconsumed_tail
+            if len(out) > limit:
+                raise InputError(
+                    f"{path}: gzip expands beyond {limit:,} bytes ({len(data):,} compressed); "
+                    "refused as a likely decompression bomb"
+                )
+        if not d.eof:
+            raise InputError(f"{path}: truncated gzip data (the compressed stream ends early)")
     except zlib.error as exc:
         raise InputError(f"{path}: corrupt gzip data ({exc})") from None
-    if not d.eof:
-        raise InputError(f"{path}: truncated gzip data")
-    return out.getvalue()
+    return bytes(out)
 
 
 def _unzip(data: bytes, path: Path) -> tuple[bytes, str]:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise InputError(f"{path}: corrupt zip archive ({exc})") from None
-    members = [m for m in zf.infolist() if not m.is_dir()]
+        members = [m for m in zf.infolist() if not m.is_dir()]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
+        raise InputError(f"{path}: corrupt zip archive or workbook ({exc})") from None
+    names = {m.filename for m in members}
     # an .xlsx is itself a zip: leave it whole
-    if any(m.filename == "[Content_Types].xml" for m in members):
+    if "[Content_Types].xml" in names or any(n.startswith("xl/") for n in names):
         return data, "xlsx"
+    members = [m for m in members if not m.filename.startswith("__MACOSX/")]
     if len(members) != 1:
         raise InputError(f"{path}: a zip must hold exactly one table, found {len(members)} files")
     m = members[0]
-    if m.file_size > textio.MAX_BYTES or m.file_size > MAX_RATIO * max(m.compress_size, 1):
-        raise InputError(f"{path}: {m.filename} expands to {m.file_size:,} bytes; refused as a likely decompression bomb")
-    with zf.open(m) as fh:
-        content = fh.read(textio.MAX_BYTES + 1)
-    if len(content) > textio.MAX_BYTES:
-        raise InputError(f"{path}: {m.filename} expands beyond {textio.MAX_BYTES:,} bytes")
+    limit = _limit(len(data))
+    if m.file_size > limit:
+        raise InputError(f"{path}: {m.filename} expands to {m.file_size:,} bytes (limit {limit:,}); "
+                         "refused as a likely decompression bomb")
+    try:
+        with zf.open(m) as fh:
+            content = fh.read(limit + 1)  # the declared size may lie: never read past the limit
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise InputError(f"{path}: cannot extract {m.filename} ({exc})") from None
+    if len(content) > limit:
+        raise InputError(f"{path}: {m.filename} expands beyond {limit:,} bytes; refused as a likely decompression bomb")
     return content, "member"
 
 
 def sniff(path: str | Path) -> Sniff:
     path = Path(path)
     data = textio.read_bytes(path)
+    if not data.strip():
+        raise InputError(f"{path}: the file is empty")
     sha = textio.sha256_of(path)
+    for _ in range(2):  # a .csv.gz, or a .zip holding one table
+        if data[:2] == b"\x1f\x8b":
+            data = _gunzip(data, path)
+        elif data[:4] == b"PK\x03\x04" or data[:4] == b"PK\x05\x06":
+            data, what = _unzip(data, path)
+            if what == "xlsx":
+                return _sniff_xlsx(path, sha, data)
+        else:
+            break
+    if data[:2] == b"\x1f\x8b" or data[:4] == b"PK\x03\x04":
+        raise InputError(f"{path}: nested archives are not read")
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise InputError(f"{path}: an old Excel (.xls) or other OLE file; save it as .xlsx or CSV")
+    if data[:5] == b"%PDF-":
+        raise InputError(f"{path}: a PDF, not a table")
     if not data.strip():
-        raise InputError(f"{path}: the file is empty")
-    if data[:2] == b"\x1f\x8b":
-        data = _gunzip(data, path)
-    if data[:4] == b"PK\x03\x04":
-        data, what = _unzip(data, path)
-        if what == "xlsx":
-            return _sniff_xlsx(path, sha, data)
-        if data[:2] == b"\x1f\x8b" or data[:4] == b"PK\x03\x04":
-            raise InputError(f"{path}: nested archives are not read")
-    if not data.strip():
-        raise InputError(f"{path}: the file is empty")
+        raise InputError(f"{path}: the file is empty (after decompression)")
     text, encoding = textio.decode(data, path)
-    stripped = text.lstrip()
-    if stripped[:1] in "[{":
+    del data
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped[:1] in ("[", "{"):
         try:
             obj = json.loads(stripped)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+            raise InputError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+                             f"{' (the file seems truncated)' if exc.pos >= len(stripped) - 1 else ''}") from None
+        except RecursionError:
+            raise InputError(f"{path}: JSON nested too deeply to read") from None
         return Sniff(path=path, sha256=sha, kind="json", text=None, encoding=encoding, json_obj=obj)
-    first_line = text.split("\n", 1)[0]
-    if "\x00" in text[:4096] or sum(ch < " " and ch not in "\t\r\n" for ch in text[:4096]) > 8:
+    if textio.looks_binary(text):
         raise InputError(f"{path}: binary content, not a text table")
-    delimiter = ","
-    if first_line.count(",") == 0 and (first_line.count(";") or first_line.count("\t")):
-        delimiter = ";" if first_line.count(";") >= first_line.count("\t") else "\t"
-    if delimiter != ",":
+    text = text.lstrip("\ufeff")
+    first_line = text.split("\n", 1)[0][: textio.MAX_LINE]
+    if first_line.count(",") == 0 and (first_line.count(";") or first_line.count("\t") or first_line.count("|")):
+        counts = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+        sep = max(counts, key=first_line.count)
         raise InputError(
-            f"{path}: line 1: columns are separated by {'semicolons' if delimiter == ';' else 'tabs'}; "
-            "expected commas (save as comma-separated CSV)"
+            f"{path}: line 1: columns are separated by {counts[sep]}; expected commas (save as comma-separated CSV)"
         )
-    header, rows = textio.csv_rows(text, path)
-    second = rows[0][1] if rows else []
+    rows = textio.first_rows(text, path, 2)
+    if not rows:
+        raise InputError(f"{path}: the file is empty")
+    header = [h.strip() for h in rows[0]]
+    second = rows[1] if len(rows) > 1 else []
     return Sniff(path=path, sha256=sha, kind="csv", text=text, encoding=encoding, header=header, second_row=second)
 
 
@@ -109,27 +132,53 @@ def _sniff_xlsx(path: Path, sha: str, data: bytes) -> Sniff:
 
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        names = list(wb.sheet_names)
     except Exception as exc:  # calamine raises its own error types for corrupt workbooks
-        raise InputError(f"{path}: corrupt or unreadable workbook ({str(exc).splitlines()[0][:200]})") from None
-    return Sniff(path=path, sha256=sha, kind="xlsx", data=data, sheet_names=list(wb.sheet_names))
+        msg = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise InputError(f"{path}: corrupt or unreadable workbook ({msg})") from None
+    return Sniff(path=path, sha256=sha, kind="xlsx", data=data, sheet_names=names)
+
+
+# most specific first; facts before hapi, and the HXL fallback must stay last
+READERS = ("facts", "hapi", "dtm", "acled", "idmc", "unhcr", "ucdp", "hxl")
 
 
 def readers() -> list:
     """Every reader module, most specific first; the HXL fallback comes last."""
-    from pipeline.sources import facts
+    import importlib
 
-    return [facts]
+    return [importlib.import_module(f"pipeline.sources.{name}") for name in READERS]
 
 
 def detect(s: Sniff):
     for reader in readers():
         if reader.detect(s):
             return reader
-    what = {"csv": f"CSV with columns {', '.join(s.header[:8])}{'...' if len(s.header) > 8 else ''}",
-            "json": "JSON", "xlsx": f"workbook with sheets {', '.join(s.sheet_names)}"}[s.kind]
+    if s.kind == "csv":
+        what = f"CSV with columns {', '.join(s.header[:8])}{'...' if len(s.header) > 8 else ''}"
+    elif s.kind == "json":
+        obj = s.json_obj
+        if isinstance(obj, dict):
+            what = f"JSON object with keys {', '.join(list(map(str, obj))[:8])}"
+        elif isinstance(obj, list):
+            first = obj[0] if obj else None
+            what = (f"JSON list of objects with keys {', '.join(list(map(str, first))[:8])}"
+                    if isinstance(first, dict) else f"JSON list of {len(obj)} items")
+        else:
+            what = "JSON value"
+    else:
+        what = f"workbook with sheets {', '.join(s.sheet_names)}"
     raise InputError(f"{s.path}: unknown format: a {what}, which no reader recognises")
 
 
 def read_path(path: str | Path) -> ReadResult:
     s = sniff(path)
-    return detect(s).read(s)
+    reader = detect(s)
+    try:
+        return reader.read(s)
+    except InputError:
+        raise
+    except MemoryError:
+        raise InputError(f"{s.path}: too large to read in memory") from None
+    except RecursionError:
+        raise InputError(f"{s.path}: nested too deeply to read") from None

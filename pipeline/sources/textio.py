@@ -1,18 +1,26 @@
-"""Opening input files: size limits, decompression, encodings, CSV rows with their true line numbers."""
+"""Opening input files: size limits, encodings, CSV rows with their true line numbers, shared helpers.
+
+Line numbers are the file's own (header = line 1, an HXL hashtag row = line 2), whatever the route:
+a vectorised pandas parse is used when every record sits on one physical line (checked, not assumed),
+and the `csv` module, which tracks lines exactly, when a quoted field spans lines or a row is malformed.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from pipeline.schema import InputError, file_sha256
+from pipeline.schema import InputError, Rejection, file_sha256
 
 MAX_BYTES = 512 * 1024 * 1024  # what we will hold in memory after decompression
-MAX_FIELD = 1024 * 1024  # one CSV field; a 20 MB line is refused, not read
+MAX_FIELD = 1024 * 1024  # one CSV field
+MAX_LINE = 1024 * 1024  # one physical line: a longer line is set aside as a rejected row, not parsed
 
 
 @dataclass
@@ -36,32 +44,103 @@ class Sniff:
         return bool(cells) and all(c.startswith("#") for c in cells)
 
     @property
+    def hxl(self) -> dict[str, str]:
+        """Column name -> HXL hashtag (lower case, no spaces) when line 2 is a hashtag row."""
+        if not self.has_hxl_row:
+            return {}
+        return {h: t.strip().lower().replace(" ", "") for h, t in zip(self.header, self.second_row) if t.strip()}
+
+    @property
     def name(self) -> str:
         return self.path.name
 
 
+# ----------------------------------------------------------------------------------------------- decoding
+
+_ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
+
+
 def decode(data: bytes, path: Path) -> tuple[str, str]:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1256 when it decodes cleanly."""
+    """UTF-8 (with or without BOM), UTF-16 (BOM or NUL pattern), Windows-1256 when it reads as Arabic.
+
+    Anything else is refused with one line saying what it looks like and what to do about it.
+    """
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+        try:
+            return data[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: starts with a UTF-8 mark but byte {exc.start + 3} is not UTF-8") from None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: looks like UTF-16 but does not decode ({exc.reason})") from None
+    head = data[:4096]
+    if len(head) >= 4 and b"\x00" in head:
+        even, odd = head[0::2], head[1::2]
+        for enc, zeros, text in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+            if zeros.count(0) > 0.9 * len(zeros) and text.count(0) < 0.1 * len(text):
+                try:
+                    return data.decode(enc), enc
+                except UnicodeDecodeError:
+                    break
+        raise InputError(f"{path}: binary content, not a text table (NUL bytes near the start)")
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:
         utf8_error = exc
-    if b"\x00" in data[:4096]:
-        raise InputError(f"{path}: binary content, not a text table (NUL byte near the start)")
     try:
-        return data.decode("cp1256"), "cp1256"
+        text = data.decode("cp1256")
     except UnicodeDecodeError:
-        raise InputError(
-            f"{path}: not UTF-8 (byte {utf8_error.start}: {utf8_error.reason}); "
-            "save it as UTF-8, UTF-16 or Windows-1256"
-        ) from None
+        text = None
+    if text is not None:
+        non_ascii = [ch for ch in text[:200_000] if ord(ch) > 127]
+        arabic = sum(1 for ch in non_ascii if _ARABIC.match(ch))
+        if non_ascii and arabic >= 0.6 * len(non_ascii):
+            return text, "cp1256"
+    guess = ""
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data[:65536]).best()
+        if best is not None:
+            guess = f"; it looks like {best.encoding}"
+    except Exception:  # a guess only; never let it hide the real message
+        pass
+    raise InputError(
+        f"{path}: not UTF-8 (byte {utf8_error.start}: {utf8_error.reason}){guess}; "
+        "save it as UTF-8, UTF-16 or Windows-1256 (Arabic)"
+    )
+
+
+def looks_binary(text: str) -> bool:
+    head = text[:4096]
+    if "\x00" in head:
+        return True
+    controls = sum(1 for ch in head if ch < " " and ch not in "\t\r\n\f")
+    return controls > max(8, len(head) // 100)
+
+
+# ------------------------------------------------------------------------------------------ CSV reading
+
+def first_rows(text: str, path: Path, n: int = 2, *, delimiter: str = ",") -> list[list[str]]:
+    """The first n records only (lazily parsed), for detection."""
+    csv.field_size_limit(MAX_FIELD)
+    out: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text[: 4 * MAX_LINE], newline=""), delimiter=delimiter)
+    try:
+        for row in reader:
+            if not row or not any(c.strip() for c in row):
+                if not out:
+                    continue
+                continue
+            out.append(row)
+            if len(out) >= n:
+                break
+    except csv.Error as exc:
+        if not out:
+            raise InputError(f"{path}: line {reader.line_num}: {exc}") from None
+    return out
 
 
 def csv_rows(text: str, path: Path, *, delimiter: str = ",") -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -98,15 +177,224 @@ def rows_frame(header: list[str], rows: list[tuple[int, list[str]]]) -> pd.DataF
     return frame
 
 
+@dataclass
+class Table:
+    """A CSV as strings: `frame` has the file's columns (stripped names) plus `ingest_row`.
+
+    `rejected` holds rows set aside before any mapping (over-long lines, rows wider than the header);
+    they count as rows read, so `rows_read` = len(frame) + len(rejected).
+    """
+
+    header: list[str]
+    frame: pd.DataFrame
+    rejected: list[Rejection]
+    hxl: dict[str, str]
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.frame) + len({r.line for r in self.rejected})
+
+
+def _long_lines(text: str) -> list[int]:
+    """1-based numbers of physical lines longer than MAX_LINE bytes (vectorised over newline positions)."""
+    if len(text) <= MAX_LINE:
+        return []
+    raw = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    bounds = np.concatenate(([-1], ends, [raw.size]))
+    lengths = np.diff(bounds) - 1
+    return (np.flatnonzero(lengths > MAX_LINE) + 1).tolist()
+
+
+def _physical_lines(text: str) -> int:
+    n = text.count("\n")
+    return n if text.endswith("\n") else n + 1
+
+
+def read_table(s: Sniff, *, usecols: list[str] | None = None) -> Table:
+    """Read a CSV sniff into a frame of strings with true line numbers, the HXL row dropped.
+
+    usecols: keep only these columns (those present), which keeps memory down on wide files.
+    """
+    text = s.text or ""
+    path = s.path
+    rejected: list[Rejection] = []
+    long = _long_lines(text)
+    if long:
+        if 1 in long:
+            raise InputError(f"{path}: line 1: the header line is over {MAX_LINE:,} bytes long")
+        lines = text.split("\n")
+        for n in long:
+            rejected.append(Rejection(str(path), n, None, "line_length",
+                                      f"line {n} is {len(lines[n - 1].encode('utf-8', 'surrogatepass')):,} bytes "
+                                      f"long, over the limit of {MAX_LINE:,}; row set aside"))
+            lines[n - 1] = ""
+        text = "\n".join(lines)
+        del lines
+    frame = _fast_frame(text, usecols)
+    if frame is None:
+        header, rows = csv_rows(text, path)
+        frame, shape_rej = _slow_frame(header, rows, path, usecols)
+        rejected.extend(shape_rej)
+    header = list(frame.columns[:-1])
+    hxl: dict[str, str] = {}
+    if len(frame) and frame["ingest_row"].iloc[0] == 2:
+        first = frame.iloc[0, :-1]
+        cells = [str(c).strip() for c in first.tolist() if str(c).strip()]
+        if cells and all(c.startswith("#") for c in cells):
+            hxl = {h: str(t).strip().lower().replace(" ", "") for h, t in zip(header, first.tolist()) if str(t).strip()}
+            frame = frame.iloc[1:]
+    if not hxl and s.has_hxl_row:
+        hxl = s.hxl
+    return Table(header=header, frame=frame.reset_index(drop=True), rejected=rejected, hxl=hxl)
+
+
+def _fast_frame(text: str, usecols: list[str] | None) -> pd.DataFrame | None:
+    """pandas' C parser when each record is one physical line; None when that does not hold."""
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
+                            skip_blank_lines=False, engine="c", index_col=False,
+                            usecols=(lambda c: c.strip() in usecols) if usecols is not None else None)
+    except (pd.errors.ParserError, ValueError, csv.Error, MemoryError, OverflowError):
+        return None
+    except pd.errors.EmptyDataError:
+        return None
+    expected = _physical_lines(text) - 1
+    if len(frame) != expected:
+        # quoted newlines, or a trailing blank line: only trust the count when it matches exactly
+        if not (len(frame) == expected - 1 and text.endswith("\n\n")):
+            return None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if any(c.startswith("Unnamed: ") for c in frame.columns) or len(set(frame.columns)) != len(frame.columns):
+        return None  # blank or duplicate header cells: let the exact route name them as the file does
+    frame["ingest_row"] = pd.array(np.arange(2, len(frame) + 2), dtype="Int64")
+    if len(frame.columns) > 1:
+        body = frame.iloc[:, :-1]
+        blank = (body.apply(lambda col: col.str.strip() == "")).all(axis=1)
+        frame = frame.loc[~blank]
+    return frame.reset_index(drop=True).astype({c: "string" for c in frame.columns[:-1]})
+
+
+def _slow_frame(header, rows, path, usecols):
+    width = len(header)
+    rejected = []
+    kept = []
+    for line, r in rows:
+        if len(r) > width and any(c.strip() for c in r[width:]):
+            rejected.append(Rejection(str(path), line, None, "shape",
+                                      f"line {line} has {len(r)} fields, the header has {width} "
+                                      "(an unquoted comma or a wrong delimiter?)"))
+            continue
+        kept.append((line, r))
+    frame = rows_frame(header, kept)
+    if usecols is not None:
+        frame = frame[[c for c in frame.columns[:-1] if c in usecols] + ["ingest_row"]]
+    return frame, rejected
+
+
 def read_bytes(path: Path) -> bytes:
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise InputError(f"{path}: cannot open ({exc.strerror})") from None
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a file")
     if size > MAX_BYTES:
         raise InputError(f"{path}: {size:,} bytes is over the limit of {MAX_BYTES:,}")
-    return path.read_bytes()
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def sha256_of(path: Path) -> str:
     return file_sha256(path)
+
+
+# ------------------------------------------------------------------------------------ shared mapping bits
+
+def clean(series: pd.Series) -> pd.Series:
+    """Strip text; blank becomes NA."""
+    s = series.astype("string").str.strip()
+    return s.mask(s == "", pd.NA)
+
+
+def col(frame: pd.DataFrame, name: str | None, default=pd.NA) -> pd.Series:
+    """A column as stripped strings, or a constant series when the file lacks it."""
+    if name is not None and name in frame.columns:
+        return clean(frame[name])
+    return pd.Series(default, index=frame.index, dtype="string")
+
+
+def iso_date(series: pd.Series) -> pd.Series:
+    """'2023-11-06T11:00:00.000Z' -> '2023-11-06' (the text finalize checks); other text left as is."""
+    s = clean(series)
+    return s.where(~s.str.match(r"^\d{4}-\d{2}-\d{2}[T ]", na=False), s.str.slice(0, 10))
+
+
+def require_columns(path: Path, header: list[str], needed, what: str) -> None:
+    missing = [c for c in needed if c not in header]
+    if missing:
+        raise InputError(f"{path}: line 1: missing required column(s) {', '.join(missing)} for {what}")
+
+
+def stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({"ingest_row": pd.array([], dtype="Int64")})
+    return pd.concat(frames, ignore_index=True)
+
+
+def records_frame(records: list, path: Path, what: str) -> pd.DataFrame:
+    """JSON records (a list of objects) as a frame of strings; `ingest_row` = the record's number, from 1."""
+    if not isinstance(records, list):
+        raise InputError(f"{path}: expected a list of {what} records")
+    bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
+    if bad is not None:
+        raise InputError(f"{path}: record {bad + 1} is not an object")
+    frame = pd.DataFrame(records, dtype=object) if records else pd.DataFrame()
+    for c in frame.columns:
+        frame[c] = frame[c].astype("string")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame["ingest_row"] = pd.array(range(1, len(frame) + 1), dtype="Int64")
+    return frame
+
+
+def json_list(obj, *keys: str):
+    """The record list of a JSON payload: a bare list, or under one of `keys` ({"data": [...]})."""
+    if isinstance(obj, list):
+        return obj
+    if isinstance(obj, dict):
+        for k in keys:
+            if isinstance(obj.get(k), list):
+                return obj[k]
+    return None
+
+
+def first_keys(obj, *keys: str) -> set[str]:
+    """Keys of the first record of a JSON payload (empty set when there is none)."""
+    records = json_list(obj, *keys)
+    if records and isinstance(records[0], dict):
+        return set(records[0])
+    return set()
+
+
+def finalize_parts(parts, *, fmt: str, path, sha256: str, rows_read: int, extra_rejections=None):
+    """`base.finalize` over several mapped frames of the same input rows (one per metric, or per sheet),
+    each with its own source-column names, combined into one ReadResult. parts: (frame, source_cols)
+    or (frame, source_cols, rewrite) where rewrite(Rejection) -> Rejection (e.g. to name a sheet)."""
+    from pipeline.sources.base import finalize
+
+    frames, rejected = [], list(extra_rejections or [])
+    for part in parts:
+        frame, cols = part[0], part[1]
+        rewrite = part[2] if len(part) > 2 else None
+        r = finalize(frame, fmt=fmt, path=path, sha256=sha256, source_cols=cols)
+        frames.append(r.observations)
+        rejected.extend(map(rewrite, r.rejected) if rewrite else r.rejected)
+    from pipeline.schema import ReadResult, empty_observations
+
+    frames = [f for f in frames if len(f)]
+    obs = pd.concat(frames, ignore_index=True) if frames else empty_observations()
+    rejected.sort(key=lambda r: (r.file, r.line or 0, r.column or ""))
+    return ReadResult(format=fmt, file=str(path), rows_read=rows_read, observations=obs, rejected=rejected)

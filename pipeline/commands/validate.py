@@ -1,0 +1,62 @@
+"""`displacement validate FILE [--json]`: read one file, touch no warehouse, report what was found.
+
+Exit 0 when the file could be read (even with rejected rows); an unreadable file or unknown format
+raises InputError, which pipeline/cli.py prints as one line naming the file, with exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from pipeline.schema import InputError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("validate", help="read one input file and report every rejected row",
+                              description="Detect a file's format, read it and report rows read, accepted, "
+                                          "rejected and every rejection (line, column, reason). Nothing is stored.")
+    p.add_argument("file", metavar="FILE", help="a CSV, JSON, .xlsx, .gz or .zip file")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.set_defaults(func=run)
+
+
+def report(path) -> dict:
+    from pipeline.sources.detect import read_path
+
+    result = read_path(path)
+    errors = [{"line": r.line, "column": r.column, "message": r.message} for r in result.rejected]
+    out = {
+        "format": result.format,
+        "rows_read": int(result.rows_read),
+        "rows_accepted": int(result.rows_accepted),
+        "rows_rejected": int(result.rows_rejected),
+        "errors": errors,
+    }
+    if out["rows_read"] != out["rows_accepted"] + out["rows_rejected"]:  # the invariant, never silently broken
+        raise InputError(f"{path}: internal count mismatch ({out['rows_read']} read, {out['rows_accepted']} "
+                         f"accepted, {out['rows_rejected']} rejected)")
+    out["_observations"] = len(result.observations)
+    out["_rejections"] = result.rejected
+    return out
+
+
+def run(args) -> int:
+    out = report(args.file)
+    rejections = out.pop("_rejections")
+    observations = out.pop("_observations")
+    if args.json:
+        json.dump(out, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 0
+    w = sys.stdout.write
+    w(f"{args.file}: format {out['format']}\n")
+    w(f"  rows read      {out['rows_read']:>10,}\n")
+    w(f"  rows accepted  {out['rows_accepted']:>10,}  ({observations:,} observations)\n")
+    w(f"  rows rejected  {out['rows_rejected']:>10,}\n")
+    for r in rejections:
+        where = f"{r.file}:{r.line}" if r.line is not None else r.file
+        column = f" column {r.column}:" if r.column else ""
+        value = f" (got {r.value!r})" if r.value is not None else ""
+        w(f"  {where}:{column} {r.message}{value}\n")
+    return 0

@@ -1,0 +1,480 @@
+"""ACLED: the HDX monthly workbooks (sheets HRP_1, HRP_2, Non_HRP) and the event-level CSV export.
+
+Workbook: one row per country (Non_HRP) or admin2 (HRP_*) and month, with `Events` and `Fatalities`:
+two observations, events (unit events) and killed. The three HDX workbooks (political violence,
+civilian targeting, demonstrations) share one layout and nothing in their content tells them apart, so
+the file name is used, after detection, only to say which population the fatalities are (civilians
+for civilian targeting) and to note the event family. A row's "line" is the sheet's own row number,
+and every message names the sheet.
+
+Event CSV: one row per event keyed by `event_id_cnty`; `fatalities` -> killed (civilians when
+`civilian_targeting` is set), dated by `event_date` widened by `time_precision` (1 day, 2 week,
+3 month). Only the needed columns are loaded, vectorised, so million-row exports stay fast.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+
+import pandas as pd
+
+from pipeline.schema import InputError, ReadResult, Rejection
+from pipeline.sources import textio
+from pipeline.sources.textio import Sniff, col
+
+FORMAT = "acled"
+URL = "https://acleddata.com/"
+HDX_URL = "https://data.humdata.org/organization/acled"
+SHEETS = ("HRP_1", "HRP_2", "Non_HRP")
+EVENT_NEEDED = {"event_id_cnty", "event_date", "fatalities"}
+EVENT_COLS = ["event_id_cnty", "event_date", "time_precision", "fatalities", "civilian_targeting", "event_type",
+              "sub_event_type", "disorder_type", "country", "iso3", "admin1", "admin2", "admin3", "location"]
+
+# Country names as ACLED and UCDP spell them -> ISO 3166 alpha-3 (XKX: Kosovo, user-assigned).
+_COUNTRY_TEXT = """
+AFG Afghanistan
+ALB Albania
+DZA Algeria
+ASM American Samoa
+AND Andorra
+AGO Angola
+AIA Anguilla
+ATA Antarctica
+ATG Antigua and Barbuda|Antigua & Barbuda
+ARG Argentina
+ARM Armenia
+ABW Aruba
+AUS Australia
+AUT Austria
+AZE Azerbaijan
+BHS Bahamas|The Bahamas
+BHR Bahrain
+GGY Bailiwick of Guernsey|Guernsey
+JEY Bailiwick of Jersey|Jersey
+BGD Bangladesh
+BRB Barbados
+BLR Belarus
+BEL Belgium
+BLZ Belize
+BEN Benin|Dahomey
+BMU Bermuda
+BTN Bhutan
+BOL Bolivia
+BIH Bosnia and Herzegovina|Bosnia-Herzegovina|Bosnia & Herzegovina
+BWA Botswana
+BRA Brazil
+IOT British Indian Ocean Territory
+VGB British Virgin Islands
+BRN Brunei|Brunei Darussalam
+BGR Bulgaria
+BFA Burkina Faso|Upper Volta
+BDI Burundi
+KHM Cambodia|Kampuchea
+CMR Cameroon
+CAN Canada
+CPV Cape Verde|Cabo Verde
+BES Caribbean Netherlands
+CYM Cayman Islands
+CAF Central African Republic
+TCD Chad
+CHL Chile
+CHN China
+CXR Christmas Island
+CCK Cocos (Keeling) Islands
+COL Colombia
+COM Comoros
+COD Democratic Republic of Congo|Democratic Republic of the Congo|DR Congo|Zaire|Congo, DR|DR Congo (Zaire)
+COG Republic of Congo|Republic of the Congo|Congo
+COK Cook Islands
+CRI Costa Rica
+CIV Ivory Coast|Cote d'Ivoire|Côte d'Ivoire
+HRV Croatia
+CUB Cuba
+CUW Curacao|Curaçao
+CYP Cyprus
+CZE Czech Republic|Czechia
+DNK Denmark
+DJI Djibouti
+DMA Dominica
+DOM Dominican Republic
+TLS East Timor|Timor-Leste
+ECU Ecuador
+EGY Egypt
+SLV El Salvador
+GNQ Equatorial Guinea
+ERI Eritrea
+EST Estonia
+SWZ eSwatini|Eswatini|Swaziland|Kingdom of eSwatini
+ETH Ethiopia
+FLK Falkland Islands
+FRO Faroe Islands
+FJI Fiji
+FIN Finland
+FRA France
+GUF French Guiana
+PYF French Polynesia
+GAB Gabon
+GMB Gambia|The Gambia
+GEO Georgia
+DEU Germany
+GHA Ghana
+GIB Gibraltar
+GRC Greece
+GRL Greenland
+GRD Grenada
+GLP Guadeloupe
+GUM Guam
+GTM Guatemala
+GIN Guinea
+GNB Guinea-Bissau
+GUY Guyana
+HTI Haiti
+HMD Heard Island and McDonald Islands
+HND Honduras
+HKG Hong Kong
+HUN Hungary
+ISL Iceland
+IND India
+IDN Indonesia
+IRN Iran|Islamic Republic of Iran
+IRQ Iraq
+IRL Ireland
+IMN Isle of Man
+ISR Israel
+ITA Italy
+JAM Jamaica
+JPN Japan
+JOR Jordan
+KAZ Kazakhstan
+KEN Kenya
+KIR Kiribati
+XKX Kosovo
+KWT Kuwait
+KGZ Kyrgyzstan
+LAO Laos|Lao PDR
+LVA Latvia
+LBN Lebanon
+LSO Lesotho
+LBR Liberia
+LBY Libya
+LIE Liechtenstein
+LTU Lithuania
+LUX Luxembourg
+MAC Macau|Macao
+MDG Madagascar|Malagasy
+MWI Malawi
+MYS Malaysia
+MDV Maldives
+MLI Mali
+MLT Malta
+MHL Marshall Islands
+MTQ Martinique
+MRT Mauritania
+MUS Mauritius
+MYT Mayotte
+MEX Mexico
+FSM Micronesia
+MDA Moldova
+MCO Monaco
+MNG Mongolia
+MNE Montenegro
+MSR Montserrat
+MAR Morocco
+MOZ Mozambique
+MMR Myanmar|Burma
+NAM Namibia
+NRU Nauru
+NPL Nepal
+NLD Netherlands
+NCL New Caledonia
+NZL New Zealand
+NIC Nicaragua
+NER Niger
+NGA Nigeria
+NIU Niue
+NFK Norfolk Island
+PRK North Korea
+MKD North Macedonia|Macedonia|Macedonia, FYR
+MNP Northern Mariana Islands
+NOR Norway
+OMN Oman
+PAK Pakistan
+PLW Palau
+PSE Palestine|State of Palestine|Occupied Palestinian Territory
+PAN Panama
+PNG Papua New Guinea
+PRY Paraguay
+PER Peru
+PHL Philippines
+PCN Pitcairn
+POL Poland
+PRT Portugal
+PRI Puerto Rico
+QAT Qatar
+REU Reunion|Réunion
+ROU Romania
+RUS Russia|Russian Federation|Soviet Union
+RWA Rwanda
+SHN Saint Helena, Ascension and Tristan da Cunha|Saint Helena
+KNA Saint Kitts and Nevis
+LCA Saint Lucia
+SPM Saint Pierre and Miquelon
+VCT Saint Vincent and the Grenadines
+BLM Saint-Barthelemy|Saint Barthelemy
+MAF Saint-Martin|Saint Martin
+WSM Samoa
+SMR San Marino
+STP Sao Tome and Principe
+SAU Saudi Arabia
+SEN Senegal
+SRB Serbia|Yugoslavia
+SYC Seychelles
+SLE Sierra Leone
+SGP Singapore
+SXM Sint Maarten
+SVK Slovakia
+SVN Slovenia
+SLB Solomon Islands
+SOM Somalia
+ZAF South Africa
+SGS South Georgia and the South Sandwich Islands
+KOR South Korea
+SSD South Sudan
+ESP Spain
+LKA Sri Lanka
+SDN Sudan
+SUR Suriname|Surinam
+SWE Sweden
+CHE Switzerland
+SYR Syria|Syrian Arab Republic
+TWN Taiwan
+TJK Tajikistan
+TZA Tanzania
+THA Thailand
+TGO Togo
+TKL Tokelau
+TON Tonga
+TTO Trinidad and Tobago
+TUN Tunisia
+TUR Turkey|Türkiye|Turkiye
+TKM Turkmenistan
+TCA Turks and Caicos Islands
+TUV Tuvalu
+UGA Uganda
+UKR Ukraine
+ARE United Arab Emirates
+GBR United Kingdom
+USA United States|United States of America
+UMI United States Minor Outlying Islands
+URY Uruguay
+UZB Uzbekistan
+VUT Vanuatu
+VAT Vatican City
+VEN Venezuela
+VNM Vietnam|Viet Nam
+VIR Virgin Islands, U.S.
+WLF Wallis and Futuna
+ESH Western Sahara
+YEM Yemen
+ZMB Zambia
+ZWE Zimbabwe|Rhodesia
+"""
+COUNTRIES: dict[str, str] = {
+    name.strip().lower(): line[:3]
+    for line in _COUNTRY_TEXT.strip().splitlines()
+    for name in line[4:].split("|")
+}
+
+
+def country_iso3(names: pd.Series) -> pd.Series:
+    """Country names -> ISO3 (NA when unknown); 'DR Congo (Zaire)' tries the whole name, then each part."""
+    text = names.astype("string").str.strip().str.lower()
+    whole = text.map(COUNTRIES.get, na_action="ignore").astype("string")
+    outer = text.str.replace(r"\s*\(.*\)\s*$", "", regex=True).map(COUNTRIES.get, na_action="ignore")
+    inner = text.str.extract(r"\(([^)]*)\)\s*$")[0].map(COUNTRIES.get, na_action="ignore")
+    return whole.fillna(outer.astype("string")).fillna(inner.astype("string"))
+
+
+def detect(s: Sniff) -> bool:
+    if s.kind == "xlsx":
+        return any(n in s.sheet_names for n in SHEETS)
+    if s.kind == "csv":
+        return EVENT_NEEDED <= set(s.header)
+    return False
+
+
+def read(s: Sniff) -> ReadResult:
+    return _read_workbook(s) if s.kind == "xlsx" else _read_events(s)
+
+
+# ------------------------------------------------------------------------------------------- workbook
+
+def _family(name: str) -> tuple[str, str]:
+    lowered = name.lower()
+    if "civilian" in lowered:
+        return "civilian targeting", "civilians"
+    if "demonstration" in lowered:
+        return "demonstrations", "all"
+    if "political" in lowered:
+        return "political violence", "all"
+    return "unknown event family", "all"
+
+
+def _sheet_rows(wb, name: str, path) -> tuple[list[str], list[tuple[int, list]]]:
+    try:
+        sheet = wb.get_sheet_by_name(name)
+        rows = sheet.to_python(skip_empty_area=False)
+    except Exception as exc:
+        msg = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise InputError(f"{path}: sheet {name}: cannot be read ({msg})") from None
+    numbered = [(i + 1, r) for i, r in enumerate(rows) if any(str(c).strip() for c in r)]
+    if not numbered:
+        return [], []
+    (_, header), body = numbered[0], numbered[1:]
+    return [str(h).strip() for h in header], body
+
+
+def _cell_text(v) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return str(v).strip()
+
+
+def _read_workbook(s: Sniff) -> ReadResult:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(s.data))
+    except Exception as exc:
+        msg = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise InputError(f"{s.path}: corrupt or unreadable workbook ({msg})") from None
+    family, population = _family(s.path.name)
+    parts, pre, rows_read = [], [], 0
+    for name in [n for n in SHEETS if n in s.sheet_names]:
+        header, body = _sheet_rows(wb, name, s.path)
+        if not header:
+            continue
+        admin = name != "Non_HRP"
+        needed = ["Country", "Month", "Year", "Events", "Fatalities"] + (["ISO3"] if admin else [])
+        missing = [c for c in needed if c not in header]
+        if missing:
+            raise InputError(f"{s.path}: sheet {name}, row {numbered_header_row(body)}: missing column(s) "
+                             f"{', '.join(missing)}")
+        width = len(header)
+        frame = pd.DataFrame([[_cell_text(c) for c in (r + [""] * width)[:width]] for _, r in body],
+                             columns=header, dtype="string") if body else pd.DataFrame(columns=header, dtype="string")
+        frame["ingest_row"] = pd.array([n for n, _ in body], dtype="Int64")
+        rows_read += len(frame)
+        where = f"{s.path} (sheet {name})"
+        out = pd.DataFrame({"ingest_row": frame["ingest_row"]})
+        out["source_id"], out["source_org"] = "acled-hdx", "ACLED (via HDX)"
+        out["source_title"] = f"ACLED {family} events and fatalities by month (HDX)"
+        out["source_url"] = HDX_URL
+        out["basis"], out["qualifier"], out["role"] = "flow", "exact", "recommended"
+        if admin:
+            out["country_iso3"] = col(frame, "ISO3").str.upper()
+            out["admin1_code"] = col(frame, "Admin1 Pcode")
+            out["admin1_name"] = col(frame, "Admin1")
+            out["admin2_code"] = col(frame, "Admin2 Pcode")
+            out["admin2_name"] = col(frame, "Admin2")
+        else:
+            out["country_iso3"] = country_iso3(col(frame, "Country"))
+        out["place"] = col(frame, "Country")
+        month = pd.to_datetime(col(frame, "Year").fillna("") + " " + col(frame, "Month").fillna(""),
+                               format="%Y %B", errors="coerce")
+        bad_month = month.isna()
+        for line, y, m in zip(frame.loc[bad_month, "ingest_row"], col(frame, "Year")[bad_month],
+                              col(frame, "Month")[bad_month]):
+            pre.append(Rejection(where, int(line), "Month", "date",
+                                 f"sheet {name}: expected a month name and a year, got {m!r} {y!r}", f"{m} {y}"))
+        out["period_start"] = month.dt.strftime("%Y-%m-%d").astype("string")
+        out["period_end"] = (month + pd.offsets.MonthEnd(0)).dt.strftime("%Y-%m-%d").astype("string")
+        out["date_precision"] = "month"
+        out["notes"] = f"{family}; sheet {name}"
+        unknown = out["country_iso3"].isna() & col(frame, "Country").notna() & ~bad_month
+        for line, c in zip(frame.loc[unknown, "ingest_row"], col(frame, "Country")[unknown]):
+            pre.append(Rejection(where, int(line), "Country", "country",
+                                 f"sheet {name}: country name {c!r} is not in the ISO3 table", c))
+        keep = ~bad_month & ~unknown
+        out, frame = out.loc[keep], frame.loc[keep]
+        key = (name + "|" + out["country_iso3"].fillna("") + "|" + out["admin1_code"].fillna("") + "|"
+               + out["admin2_code"].fillna(out.get("admin2_name", "")).fillna("") + "|"
+               + out["period_start"].fillna("")) if admin else (
+            name + "|" + out["country_iso3"].fillna("") + "|" + out["period_start"].fillna(""))
+        rewrite = (lambda r, name=name, where=where:
+                   replace(r, file=where, message=f"sheet {name}: {r.message}"))
+        events = out.assign(metric="events", unit="events", population="all", value_best=frame["Events"],
+                            _row_key=key + "|events")
+        killed = out.assign(metric="killed", unit="people", population=population, value_best=frame["Fatalities"],
+                            _row_key=key + "|fatalities")
+        parts += [(events, {"value_best": "Events", "country_iso3": "ISO3"}, rewrite),
+                  (killed, {"value_best": "Fatalities", "country_iso3": "ISO3"}, rewrite)]
+    if not parts and not rows_read:
+        raise InputError(f"{s.path}: the ACLED sheets ({', '.join(n for n in SHEETS if n in s.sheet_names)}) are empty")
+    return textio.finalize_parts(parts, fmt="acled-hdx-workbook", path=s.path, sha256=s.sha256,
+                                 rows_read=rows_read, extra_rejections=pre)
+
+
+def numbered_header_row(body) -> int:
+    return (body[0][0] - 1) if body else 1
+
+
+# ----------------------------------------------------------------------------------------- event CSV
+
+PRECISION = {"1": "day", "2": "week", "3": "month"}
+
+
+def _event_dates(text: pd.Series) -> pd.Series:
+    iso = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    if iso.isna().any():  # older exports spell dates out: "31 December 2019"
+        spelled = pd.to_datetime(text.where(iso.isna()), format="%d %B %Y", errors="coerce")
+        iso = iso.fillna(spelled)
+    return iso
+
+
+def _read_events(s: Sniff) -> ReadResult:
+    table = textio.read_table(s, usecols=EVENT_COLS)
+    raw = table.frame
+    textio.require_columns(s.path, table.header, sorted(EVENT_NEEDED), "an ACLED event export")
+    out = pd.DataFrame({"ingest_row": raw["ingest_row"]})
+    out["source_id"], out["source_org"] = "acled", "ACLED"
+    out["source_title"], out["source_url"] = "ACLED event data", URL
+    out["metric"], out["basis"], out["unit"], out["qualifier"], out["role"] = (
+        "killed", "flow", "people", "exact", "recommended")
+    civ = col(raw, "civilian_targeting").notna()
+    out["population"] = "all"
+    out.loc[civ, "population"] = "civilians"
+    out["value_best"] = col(raw, "fatalities")
+    date_text = col(raw, "event_date")
+    day = _event_dates(date_text.fillna(""))
+    prec = col(raw, "time_precision").fillna("1").map(PRECISION.get, na_action="ignore").astype("string")
+    out["date_precision"] = prec.fillna(col(raw, "time_precision"))
+    start = day.where(prec != "week", day - pd.Timedelta(days=3))
+    end = day.where(prec != "week", day + pd.Timedelta(days=3))
+    start = start.where(prec != "month", day - pd.offsets.MonthBegin(0) - pd.offsets.MonthBegin(1))
+    start = start.where(~((prec == "month") & (day.dt.day == 1)), day)
+    end = end.where(prec != "month", day + pd.offsets.MonthEnd(0))
+    # an unreadable date keeps its text, so finalize names it; a readable one becomes YYYY-MM-DD
+    out["period_start"] = start.dt.strftime("%Y-%m-%d").astype("string").fillna(date_text)
+    out["period_end"] = end.dt.strftime("%Y-%m-%d").astype("string").fillna(date_text)
+    iso3 = col(raw, "iso3").str.upper() if "iso3" in raw.columns else pd.Series(pd.NA, index=raw.index, dtype="string")
+    out["country_iso3"] = iso3.fillna(country_iso3(col(raw, "country")))
+    out["admin1_name"] = col(raw, "admin1")
+    out["admin2_name"] = col(raw, "admin2")
+    out["place"] = col(raw, "location").fillna(col(raw, "admin3"))
+    out["notes"] = (col(raw, "event_type").fillna("") + " / " + col(raw, "sub_event_type").fillna("")
+                    + col(raw, "admin3").map(lambda a: f"; admin3={a}", na_action="ignore").fillna(""))
+    out["_row_key"] = col(raw, "event_id_cnty").fillna("line " + raw["ingest_row"].astype("string"))
+    unknown = out["country_iso3"].isna() & col(raw, "country").notna()
+    pre = list(table.rejected)
+    for line, c in zip(raw.loc[unknown, "ingest_row"], col(raw, "country")[unknown]):
+        pre.append(Rejection(str(s.path), int(line), "country", "country",
+                             f"country name {c!r} is not in the ISO3 table", c))
+    out = out.loc[~unknown]
+    cols = {"value_best": "fatalities", "period_start": "event_date", "period_end": "event_date",
+            "date_precision": "time_precision", "country_iso3": "country"}
+    return textio.finalize_parts([(out, cols)], fmt="acled-events", path=s.path, sha256=s.sha256,
+                                 rows_read=table.rows_read, extra_rejections=pre)
