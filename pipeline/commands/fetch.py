@@ -76,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
         result = fetch(args.source, country=country, since=since)
     except FetchError as exc:
         raise UsageError(redact(exc)) from None
+    target = _shown(result.inbox_file) if result.inbox_file else "nothing written"
     print(f"{result.dataset}: {result.rows} rows from {result.pages} page{'s' if result.pages != 1 else ''}"
-          f" -> {_shown(result.inbox_file)}")
+          f" -> {target}")
     for note in result.notes:
         print(f"  note: {note}")
     for snap in result.snapshots:

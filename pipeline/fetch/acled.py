@@ -4,6 +4,7 @@ POST /oauth/token (username, password, grant_type=password, client_id=acled) -> 
 GET /api/acled/read?_format=json&country=NAME&event_date=FROM|TO&event_date_where=BETWEEN&page=N&limit=5000
 with "Authorization: Bearer <token>"; response {"status", "success", "count", "data": [...]}; pages
 until one returns fewer rows than the limit. The token response is never stored (manifest line only).
+The pages are combined into one CSV in the layout of ACLED's event export, which the ACLED reader reads.
 """
 
 from __future__ import annotations
@@ -84,5 +85,10 @@ def fetch(dataset: str = "acled", country: str | None = None, since: str | None 
             if len(batch) < limit:
                 break
             page += 1
-        combined = {"status": 200, "success": True, "count": len(rows), "data": rows}
-        return session.finish(core.file_stem(dataset, country, since), combined, len(rows), inbox)
+        # The combined file is ACLED's event export CSV (same column names as the API's JSON rows),
+        # the form the ACLED reader recognises; the JSON pages stay in the snapshots.
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                raise core.FetchError(f"acled: row {i + 1} of the combined pages is not a JSON object")
+        return session.finish(core.file_stem(dataset, country, since, "csv"), None, len(rows), inbox,
+                              csv_rows=rows)

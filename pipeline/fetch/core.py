@@ -12,8 +12,10 @@ the environment; every URL, log message, manifest line, snapshot and error messa
 
 from __future__ import annotations
 
+import csv
 import email.utils
 import hashlib
+import io
 import json
 import logging
 import os
@@ -288,7 +290,7 @@ class Page:
 class FetchResult:
     dataset: str
     source: str
-    inbox_file: Path
+    inbox_file: Path | None  # None when the query returned no rows
     rows: int
     pages: int
     snapshots: list[Path]
@@ -460,13 +462,40 @@ class Session:
     # ---- the combined file
 
     def finish(self, filename: str, payload: Any, rows: int, inbox: Path | None = None,
-               notes: list[str] | None = None) -> FetchResult:
-        target = (inbox or inbox_dir()) / filename
-        text = json.dumps(payload, ensure_ascii=False, indent=None, separators=(",", ":"))
-        atomic_write(target, text.encode("utf-8"))
-        log.info("%s: %d rows from %d pages -> %s", self.dataset, rows, len(self.pages), target)
+               notes: list[str] | None = None, *, csv_rows: list[dict] | None = None) -> FetchResult:
+        """Write the combined pages into the inbox (JSON `payload`, or `csv_rows` as a CSV export).
+
+        Nothing is written when there are no rows: an empty file tells the readers nothing and some
+        shapes (an empty {"data": []}) cannot even be recognised.
+        """
+        notes = list(notes or [])
+        target: Path | None = None
+        if rows:
+            target = (inbox or inbox_dir()) / filename
+            if csv_rows is not None:
+                data = rows_to_csv(csv_rows)
+            else:
+                data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            atomic_write(target, data)
+        else:
+            notes.append("no rows: nothing written to the inbox")
+        log.info("%s: %d rows from %d pages -> %s", self.dataset, rows, len(self.pages), target or "nothing")
         return FetchResult(self.dataset, self.source, target, rows, len(self.pages),
-                           [p.snapshot for p in self.pages if p.snapshot], self.manifest, notes or [])
+                           [p.snapshot for p in self.pages if p.snapshot], self.manifest, notes)
+
+
+def rows_to_csv(rows: list[dict]) -> bytes:
+    """Rows (dicts of scalars) as CSV with a header of every key in first-seen order."""
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), restval="", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
+                         for k, v in row.items()})
+    return buffer.getvalue().encode("utf-8")
 
 
 def expect_list(session: Session, payload: Any, key: str | None, page: int | str) -> list:
@@ -478,6 +507,6 @@ def expect_list(session: Session, payload: Any, key: str | None, page: int | str
     return rows
 
 
-def file_stem(dataset: str, country: str | None, since: str | None) -> str:
+def file_stem(dataset: str, country: str | None, since: str | None, ext: str = "json") -> str:
     safe_country = "".join(ch for ch in (country or "all") if ch.isalnum() or ch in "-_") or "all"
-    return f"{dataset.replace('-', '_')}_{safe_country}_{since or 'all'}.json"
+    return f"{dataset.replace('-', '_')}_{safe_country}_{since or 'all'}.{ext}"
