@@ -43,7 +43,9 @@ def read(s: Sniff) -> ReadResult:
     out["population"] = out.get("population", pd.Series("all", index=raw.index)).fillna("all")
     out["role"] = out.get("role", pd.Series("recommended", index=raw.index)).fillna("recommended")
     out["date_precision"] = out.get("date_precision", pd.Series("day", index=raw.index)).fillna("day")
-    out["source_id"] = out["source_org"].fillna("").map(source_id)
+    given = raw["source_id"].str.strip().replace("", pd.NA) if "source_id" in raw.columns else None
+    derived = out["source_org"].fillna("").map(source_id)
+    out["source_id"] = derived if given is None else given.fillna(derived)
     out["_row_key"] = raw["fact_id"]
     return finalize(out, fmt=FORMAT, path=s.path, sha256=s.sha256,
                     source_cols={"value_best": "value", "value_low": "value_low", "value_high": "value_high"})

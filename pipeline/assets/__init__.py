@@ -1,0 +1,1 @@
+"""Thin Dagster wrappers over the plain functions in pipeline/: ingest, validate, warehouse, reports."""

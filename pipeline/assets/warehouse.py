@@ -1,0 +1,35 @@
+"""One Dagster asset per SQL model in sql/, with its dependencies read from the file."""
+
+
+import hashlib
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from pipeline import warehouse
+from pipeline.assets.resources import WAREHOUSE_POOL
+
+
+def _model_asset(name: str, deps: set[str], sql: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=name,
+        group_name="warehouse",
+        deps=sorted(d for d in deps if d not in ("gazetteer", "key_events")),
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb", "sql"},
+        code_version=hashlib.sha256(sql.encode()).hexdigest()[:12],
+        description=(sql.split("\n", 1)[1].split("CREATE", 1)[0].replace("-- ", "").strip() or None),
+    )
+    def _asset(duckdb: DuckDBResource) -> dg.MaterializeResult:
+        with duckdb.get_connection() as con:
+            counts = warehouse.run_models(con, [name])
+            columns = con.execute(f"DESCRIBE {name}").fetchall()
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": counts[name],
+            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c[0], c[1]) for c in columns]),
+        })
+
+    return _asset
+
+
+model_assets = [_model_asset(name, deps, sql) for name, (deps, sql) in warehouse.models().items()]

@@ -1,0 +1,1 @@
+"""Great Expectations suites, generated from the declared schema so rules cannot drift from it."""

@@ -1,0 +1,63 @@
+"""Gather every input file (the embedded default data and the inbox), read each, keep what fails."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import schema
+from pipeline.schema import InputError, ReadResult
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_FILES = [ROOT / "data" / "default" / "figures.csv"]
+REJECTED_COLUMNS = ["file", "line", "column_name", "rule", "message", "value", "format", "ingest_sha256"]
+
+
+def inbox_dir() -> Path:
+    return Path(os.environ.get("DISPLACEMENT_INBOX", ROOT / "data" / "inbox"))
+
+
+def input_files(inbox: Path | None = None) -> list[Path]:
+    """The default facts, then every file in the inbox (sorted, so runs are reproducible)."""
+    inbox = inbox or inbox_dir()
+    extra = sorted(p for p in inbox.glob("*") if p.is_file() and not p.name.startswith(".") and p.name != "README.md") \
+        if inbox.exists() else []
+    return DEFAULT_FILES + extra
+
+
+@dataclass
+class Ingested:
+    observations: pd.DataFrame
+    rejected: pd.DataFrame
+    files: pd.DataFrame  # one row per file: format, rows read/accepted/rejected, error
+
+
+def ingest(paths: list[Path]) -> Ingested:
+    from pipeline.sources.detect import read_path
+
+    frames, rejected, files = [], [], []
+    for path in paths:
+        try:
+            result: ReadResult = read_path(path)
+        except InputError as exc:
+            files.append({"file": path.name, "format": None, "rows_read": 0, "rows_accepted": 0,
+                          "rows_rejected": 0, "error": str(exc), "sha256": None})
+            rejected.append({"file": path.name, "line": None, "column_name": None, "rule": "unreadable",
+                             "message": str(exc), "value": None, "format": None, "ingest_sha256": None})
+            continue
+        frames.append(result.observations)
+        sha = schema.file_sha256(path)
+        for r in result.rejected:
+            rejected.append({"file": path.name, "line": r.line, "column_name": r.column, "rule": r.rule,
+                             "message": r.message, "value": r.value, "format": result.format, "ingest_sha256": sha})
+        files.append({"file": path.name, "format": result.format, "rows_read": result.rows_read,
+                      "rows_accepted": result.rows_accepted, "rows_rejected": result.rows_rejected,
+                      "error": None, "sha256": sha})
+    obs = pd.concat(frames, ignore_index=True) if frames else schema.empty_observations()
+    # the same file dropped twice (or a figure re-delivered) has the same obs_id: keep it once
+    obs = obs.drop_duplicates(subset="obs_id", keep="first").sort_values("obs_id", kind="stable")
+    rej = pd.DataFrame(rejected, columns=REJECTED_COLUMNS).astype({"line": "Int64"})
+    return Ingested(schema.conform(obs), rej, pd.DataFrame(files))

@@ -1,0 +1,103 @@
+"""The DuckDB warehouse: load observations, run the SQL models in sql/ in dependency order.
+
+Each file in sql/ makes the table it is named after and declares what it reads on its first line
+(`-- depends: a, b`). Plain functions over a DuckDB connection, so tests need no Dagster.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from graphlib import TopologicalSorter
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from pipeline import schema
+
+ROOT = Path(__file__).resolve().parents[1]
+SQL_DIR = ROOT / "sql"
+DEFAULT_DIR = ROOT / "data" / "default"
+BASE_TABLES = ("observations", "rejected_observations", "gazetteer", "key_events")
+
+
+def warehouse_path() -> Path:
+    return Path(os.environ.get("DISPLACEMENT_WAREHOUSE", ROOT / "data" / "warehouse.duckdb"))
+
+
+def models(sql_dir: Path = SQL_DIR) -> dict[str, tuple[set[str], str]]:
+    """name -> (dependencies, SQL text) for every model file."""
+    out = {}
+    for path in sorted(sql_dir.glob("*.sql")):
+        text = path.read_text(encoding="utf-8")
+        m = re.match(r"--\s*depends:\s*(.*)", text)
+        deps = {d.strip() for d in m.group(1).split(",") if d.strip()} if m else set()
+        out[path.stem] = (deps, text)
+    return out
+
+
+def model_order(sql_dir: Path = SQL_DIR) -> list[str]:
+    graph = {name: deps - set(BASE_TABLES) for name, (deps, _) in models(sql_dir).items()}
+    return list(TopologicalSorter(graph).static_order())
+
+
+def run(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:
+    """Execute and consume the result (DuckDB 2 refuses new work while a result is unfinished)."""
+    return con.execute(sql, params or []).fetchall()
+
+
+def load_base_tables(con: duckdb.DuckDBPyConnection, observations: pd.DataFrame, rejected: pd.DataFrame) -> None:
+    run(con, schema.duckdb_ddl("observations"))
+    obs = schema.conform(observations).sort_values("obs_id", kind="stable")
+    con.register("obs_frame", obs)
+    run(con, "INSERT INTO observations SELECT * FROM obs_frame")
+    con.unregister("obs_frame")
+    run(con, 
+        "CREATE OR REPLACE TABLE rejected_observations (file VARCHAR, line BIGINT, column_name VARCHAR, "
+        "rule VARCHAR, message VARCHAR, value VARCHAR, format VARCHAR, ingest_sha256 VARCHAR)"
+    )
+    if len(rejected):
+        con.register("rej_frame", rejected)
+        run(con, "INSERT INTO rejected_observations SELECT file, line, column_name, rule, message, value, "
+                    "format, ingest_sha256 FROM rej_frame")
+        con.unregister("rej_frame")
+    for name in ("gazetteer", "key_events"):
+        path = DEFAULT_DIR / f"{name}.csv"
+        run(con, f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM read_csv(?, header = true, all_varchar = true)",
+                    [str(path)])
+    run(con, "CREATE OR REPLACE TABLE key_events AS SELECT CAST(date AS DATE) AS date, place, label, source_org, "
+                "source_url FROM key_events")
+
+
+def run_models(con: duckdb.DuckDBPyConnection, names: list[str] | None = None) -> dict[str, int]:
+    """Run the models (all, in order, or just `names` in order); return row counts."""
+    all_models = models()
+    counts = {}
+    for name in model_order():
+        if names is not None and name not in names:
+            continue
+        run(con, all_models[name][1])
+        counts[name] = run(con, f"SELECT count(*) FROM {name}")[0][0]
+    return counts
+
+
+def record_files(con: duckdb.DuckDBPyConnection, files: pd.DataFrame) -> None:
+    """Per input file: format, rows read, accepted, rejected (they reconcile), or why it was unreadable."""
+    run(con, "CREATE OR REPLACE TABLE ingest_files (file VARCHAR, format VARCHAR, rows_read BIGINT, "
+             "rows_accepted BIGINT, rows_rejected BIGINT, error VARCHAR, sha256 VARCHAR)")
+    if len(files):
+        con.register("files_frame", files)
+        run(con, "INSERT INTO ingest_files SELECT file, format, rows_read, rows_accepted, rows_rejected, error, sha256 "
+                 "FROM files_frame")
+        con.unregister("files_frame")
+
+
+def record_validation(con: duckdb.DuckDBPyConnection, result) -> None:
+    """Keep a suite's results as data: one row per expectation."""
+    run(con, "CREATE TABLE IF NOT EXISTS validation_results (suite VARCHAR, expectation VARCHAR, column_name VARCHAR, "
+             "success BOOLEAN, unexpected_count BIGINT, sample VARCHAR, rows BIGINT)")
+    run(con, "DELETE FROM validation_results WHERE suite = ?", [result.suite])
+    for r in result.results:
+        run(con, "INSERT INTO validation_results VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [result.suite, r["expectation"], r["column"], r["success"], r["unexpected_count"], r["sample"], result.rows])

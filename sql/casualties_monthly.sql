@@ -1,0 +1,74 @@
+-- depends: places
+-- Civilians killed per month. A figure counts as monthly when its period is one whole calendar
+-- month. A month missing from a source's monthly series is derived (`derived` = true) when one of that
+-- source's figures for a longer span of whole months leaves exactly that month unknown: it is the
+-- span's figure less the months that are known.
+CREATE OR REPLACE TABLE casualties_monthly AS
+WITH killed AS (
+    SELECT *,
+        period_start = date_trunc('month', period_start) AND period_end = last_day(period_end) AS whole_months,
+        datediff('month', period_start, period_end) + 1 AS n_months
+    FROM places
+    WHERE metric = 'killed' AND unit = 'people'
+),
+monthly AS (
+    SELECT
+        period_start AS month, country_iso3, admin1_name, area AS place, source_id, source_org, population,
+        value_best, value_low, value_high, obs_id
+    FROM killed
+    WHERE whole_months AND n_months = 1
+),
+civilians AS (SELECT * FROM monthly WHERE population IN ('civilians', 'all')),
+spans AS (
+    SELECT k.*, unnest(generate_series(k.period_start, k.period_end, INTERVAL 1 MONTH))::DATE AS month
+    FROM killed AS k
+    WHERE k.whole_months AND k.n_months > 1 AND k.population IN ('civilians', 'all')
+),
+span_gaps AS (
+    SELECT
+        s.obs_id AS span_obs_id, any_value(s.value_best) AS span_best, any_value(s.value_low) AS span_low,
+        any_value(s.value_high) AS span_high, any_value(s.source_id) AS source_id, any_value(s.source_org) AS source_org,
+        any_value(s.country_iso3) AS country_iso3, any_value(s.admin1_name) AS admin1_name, any_value(s.area) AS place,
+        any_value(s.n_months) AS n_months,
+        count(c.month) AS known_months,
+        sum(c.value_best) AS known_best,
+        CASE WHEN bool_and(c.value_low IS NOT NULL) THEN sum(c.value_low) END AS known_low,
+        CASE WHEN bool_and(c.value_high IS NOT NULL) THEN sum(c.value_high) END AS known_high,
+        min(s.month) FILTER (WHERE c.month IS NULL) AS missing_month,
+        list(c.obs_id) FILTER (WHERE c.obs_id IS NOT NULL) AS known_ids
+    FROM spans AS s
+    LEFT JOIN civilians AS c
+        ON c.source_id = s.source_id AND c.place = s.area AND c.month = s.month
+    GROUP BY s.obs_id
+),
+derived AS (
+    SELECT
+        missing_month AS month, country_iso3, admin1_name, place, source_id, source_org, 'civilians' AS population,
+        span_best - known_best AS killed_best,
+        span_low - known_high AS killed_low,
+        span_high - known_low AS killed_high,
+        list_prepend(span_obs_id, known_ids) AS obs_ids
+    FROM span_gaps
+    WHERE known_months = n_months - 1
+),
+combined AS (
+    SELECT month, country_iso3, admin1_name, place, source_id, source_org, 'civilians' AS population,
+        value_best AS killed_best, value_low AS killed_low, value_high AS killed_high, [obs_id] AS obs_ids, false AS derived
+    FROM civilians
+    UNION ALL
+    SELECT *, true FROM derived
+    WHERE NOT EXISTS (
+        SELECT 1 FROM civilians AS c WHERE c.source_id = derived.source_id AND c.place = derived.place AND c.month = derived.month
+    )
+)
+SELECT
+    c.month, c.country_iso3,
+    CASE WHEN p.area_level IN ('country', 'region') THEN NULL ELSE c.admin1_name END AS admin1_name,
+    c.place, c.population, c.killed_best, c.killed_low, c.killed_high,
+    ch.value_best AS children_best, wo.value_best AS women_best,
+    c.source_id, c.source_org, c.derived, c.obs_ids
+FROM combined AS c
+LEFT JOIN (SELECT DISTINCT area, area_level FROM places) AS p ON p.area = c.place
+LEFT JOIN monthly AS ch ON ch.population = 'children' AND ch.source_id = c.source_id AND ch.place = c.place AND ch.month = c.month
+LEFT JOIN monthly AS wo ON wo.population = 'women' AND wo.source_id = c.source_id AND wo.place = c.place AND wo.month = c.month
+ORDER BY c.place, c.month, c.source_id

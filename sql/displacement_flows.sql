@@ -1,0 +1,100 @@
+-- depends: places
+-- Flows per period per series. A series is one source's reporting of one metric, place, unit and
+-- population; a cumulative series also keeps its start date. Cumulative series become flows by
+-- differencing consecutive points; reported flows are kept as they are. A reported flow that lies
+-- inside a longer differenced interval of the same reporting series is marked `nested` and points to
+-- that interval, which then keeps only the remainder (so both published totals still hold).
+CREATE OR REPLACE TABLE displacement_flows AS
+WITH base AS (
+    SELECT
+        obs_id, source_id, source_org, role, published_on, metric, basis, population,
+        unit_people AS unit, area, area_level, country_iso3, admin1_name, qualifier,
+        value_low * unit_factor AS value_low,
+        value_best * unit_factor AS value_best,
+        value_high * unit_factor AS value_high,
+        period_start, period_end,
+        source_id || ' | ' || metric || ' | ' || population || ' | ' || unit_people || ' | ' || area AS reporting_series
+    FROM places
+    WHERE metric IN ('displaced', 'returned') AND basis IN ('flow', 'cumulative')
+),
+restarts AS (
+    -- A new cumulative series starts where the stated start date moves by more than 7 days; a source
+    -- restating its start by a few days (OCHA's "since 29 April" then "since 1 May") stays one series.
+    SELECT *,
+        CASE WHEN abs(datediff('day', lag(period_start) OVER w, period_start)) <= 7 THEN 0 ELSE 1 END AS restart
+    FROM base
+    WHERE basis = 'cumulative'
+    WINDOW w AS (PARTITION BY reporting_series, role ORDER BY period_end, published_on, obs_id)
+),
+runs AS (
+    SELECT *,
+        sum(restart) OVER (PARTITION BY reporting_series, role ORDER BY period_end, published_on, obs_id) AS run_no
+    FROM restarts
+),
+cumulative AS (
+    SELECT
+        *,
+        reporting_series || ' | since ' || strftime(first_value(period_start) OVER w, '%Y-%m-%d') AS series,
+        lag(value_best) OVER w AS prev_best,
+        lag(value_low) OVER w AS prev_low,
+        lag(value_high) OVER w AS prev_high,
+        lag(period_end) OVER w AS prev_end,
+        lag(obs_id) OVER w AS prev_obs_id
+    FROM runs
+    WINDOW w AS (PARTITION BY reporting_series, role, run_no ORDER BY period_end, published_on, obs_id)
+),
+pieces AS (
+    SELECT
+        series, reporting_series, role, source_id, source_org, metric, population, unit, area, area_level,
+        country_iso3, admin1_name, published_on, qualifier,
+        CASE WHEN prev_end IS NULL THEN period_start ELSE prev_end + INTERVAL 1 DAY END::DATE AS period_start,
+        period_end,
+        CASE WHEN prev_end IS NULL THEN 'first_point' ELSE 'difference' END AS kind,
+        value_best - COALESCE(prev_best, 0) AS value_best,
+        -- interval arithmetic: the least the series can have grown is this point's low minus the last point's high
+        CASE WHEN prev_end IS NULL THEN value_low ELSE value_low - prev_high END AS value_low,
+        CASE WHEN prev_end IS NULL THEN value_high ELSE value_high - prev_low END AS value_high,
+        CASE WHEN prev_obs_id IS NULL THEN [obs_id] ELSE [prev_obs_id, obs_id] END AS obs_ids
+    FROM cumulative
+    WHERE prev_end IS NULL OR period_end > prev_end
+    UNION ALL
+    SELECT
+        reporting_series || ' | flows' AS series, reporting_series, role, source_id, source_org, metric, population,
+        unit, area, area_level, country_iso3, admin1_name, published_on, qualifier,
+        period_start, period_end, 'reported_flow', value_best, value_low, value_high, [obs_id]
+    FROM base
+    WHERE basis = 'flow'
+),
+numbered AS (
+    SELECT row_number() OVER (ORDER BY series, period_start, period_end, kind, obs_ids) AS flow_id, *
+    FROM pieces
+),
+nesting AS (
+    -- the tightest differenced interval of the same reporting series that contains a reported flow
+    SELECT child.flow_id AS child_id, arg_min(parent.flow_id, parent.period_end - parent.period_start) AS parent_id
+    FROM numbered AS child
+    JOIN numbered AS parent
+        ON parent.reporting_series = child.reporting_series
+        AND parent.role = child.role
+        AND parent.kind IN ('first_point', 'difference')
+        AND child.kind = 'reported_flow'
+        AND child.period_start >= parent.period_start
+        AND child.period_end <= parent.period_end
+        AND (child.period_end - child.period_start) < (parent.period_end - parent.period_start)
+    GROUP BY child.flow_id
+)
+SELECT
+    n.flow_id,
+    CASE WHEN p.flow_id IS NULL THEN n.series ELSE p.series END AS series,
+    n.reporting_series, n.role, n.source_id, n.source_org, n.metric, n.population, n.unit, n.area, n.area_level,
+    n.country_iso3, n.admin1_name, n.published_on, n.qualifier,
+    n.period_start, n.period_end,
+    (n.period_end - n.period_start) + 1 AS days,
+    CASE WHEN p.flow_id IS NULL THEN n.kind ELSE 'nested' END AS kind,
+    p.flow_id AS parent_flow_id,
+    n.value_best, n.value_low, n.value_high,
+    n.obs_ids
+FROM numbered AS n
+LEFT JOIN nesting AS x ON x.child_id = n.flow_id
+LEFT JOIN numbered AS p ON p.flow_id = x.parent_id
+ORDER BY series, period_start, flow_id

@@ -1,0 +1,52 @@
+-- depends: places, displacement_peaks, displacement_daily
+-- The few numbers the report leads with, each with its period, qualifier and sources.
+CREATE OR REPLACE TABLE headline_figures AS
+WITH scale AS (
+    SELECT 1 AS rank, 'scale' AS key, 'People displaced in ' || area AS label, value_best, value_low, value_high, qualifier,
+        'people' AS unit, period_start, period_end, area AS place, source_org, source_title, source_url, [obs_id] AS obs_ids
+    FROM places
+    WHERE metric = 'displaced' AND basis = 'cumulative' AND unit = 'people' AND population = 'all'
+        AND role = 'recommended' AND area_level IN ('region', 'country')
+    ORDER BY value_best DESC, period_end DESC
+    LIMIT 1
+),
+pace AS (
+    SELECT 2 AS rank, 'peak_pace' AS key,
+        'People displaced per day at the peak (' || window_days || ' days), ' || p.place AS label,
+        p.people_per_day AS value_best, NULL::DOUBLE AS value_low, NULL::DOUBLE AS value_high, 'estimated' AS qualifier,
+        'people per day' AS unit, p.start_date AS period_start, p.end_date AS period_end, p.place,
+        string_agg(DISTINCT d.source_org, '; ') AS source_org, NULL AS source_title, NULL AS source_url,
+        flatten(list(DISTINCT d.obs_ids)) AS obs_ids
+    FROM displacement_peaks AS p
+    JOIN displacement_daily AS d
+        ON d.place = p.place AND d.unit = p.unit AND d.series_role = 'chosen' AND d.metric = 'displaced'
+        AND d.population = 'all' AND d.date BETWEEN p.start_date AND p.end_date
+    WHERE p.measure = 'peak_window' AND p.window_days = 4 AND p.unit = 'people'
+    GROUP BY ALL
+    ORDER BY p.people_per_day DESC
+    LIMIT 1
+),
+place_pace AS (
+    SELECT 3 AS rank, 'place_flight' AS key, 'People who fled ' || area || ' in ' || ((period_end - period_start) + 1) || ' days' AS label,
+        value_best, value_low, value_high, qualifier, 'people', period_start, period_end, area, source_org,
+        source_title, source_url, [obs_id]
+    FROM places
+    WHERE metric = 'displaced' AND basis = 'flow' AND unit = 'people' AND area_level = 'place'
+    ORDER BY value_best / ((period_end - period_start) + 1) DESC
+    LIMIT 1
+),
+deaths AS (
+    SELECT 4 + row_number() OVER (ORDER BY period_start) AS rank, 'killed_' || year(period_start) AS key,
+        'Civilians killed in ' || area || ' in ' || year(period_start) AS label,
+        value_best, value_low, value_high, qualifier, 'people', period_start, period_end, area, source_org,
+        source_title, source_url, [obs_id]
+    FROM places
+    WHERE metric = 'killed' AND population = 'civilians' AND area_level = 'country' AND role = 'recommended'
+        AND month(period_start) = 1 AND day(period_start) = 1 AND month(period_end) = 12 AND day(period_end) = 31
+        AND year(period_start) = year(period_end)
+)
+SELECT * FROM (
+    SELECT * FROM scale UNION ALL BY NAME SELECT * FROM pace UNION ALL BY NAME SELECT * FROM place_pace
+    UNION ALL BY NAME SELECT * FROM deaths
+)
+ORDER BY rank

@@ -1,0 +1,14 @@
+-- depends: observations, gazetteer
+-- Every observation's place normalised through the gazetteer (aliases in Latin and Arabic
+-- spellings); unknown places keep their own text. Also the unit rule: households become people only
+-- where the source states a household size.
+CREATE OR REPLACE TABLE places AS
+SELECT
+    o.*,
+    COALESCE(g.name, NULLIF(trim(o.place), ''), o.admin1_name, o.country_iso3) AS area,
+    COALESCE(g.level, CASE WHEN o.place IS NULL AND o.admin1_name IS NULL THEN 'country' ELSE 'place' END) AS area_level,
+    CASE WHEN o.unit = 'households' AND o.household_size IS NOT NULL THEN 'people' ELSE o.unit END AS unit_people,
+    CASE WHEN o.unit = 'households' AND o.household_size IS NOT NULL THEN o.household_size ELSE 1 END AS unit_factor
+FROM observations AS o
+LEFT JOIN gazetteer AS g
+    ON lower(trim(g.alias)) = lower(trim(COALESCE(o.place, o.admin1_name)))

@@ -1,0 +1,35 @@
+-- depends: places, displacement_daily
+-- For each place, metric, unit and period that some source reported as a flow or a cumulative total,
+-- what each source said, the spread between them, and what this report's chosen daily series adds up
+-- to over the same days. Figures are listed side by side, never added together.
+CREATE OR REPLACE TABLE source_comparison AS
+WITH reported AS (
+    SELECT area AS place, metric, population, unit_people AS unit, period_start, period_end, source_id, source_org,
+        role, qualifier, value_best * unit_factor AS value_best, value_low * unit_factor AS value_low,
+        value_high * unit_factor AS value_high, published_on, obs_id
+    FROM places
+    WHERE metric IN ('displaced', 'returned', 'killed') AND basis IN ('flow', 'cumulative')
+),
+periods AS (
+    SELECT place, metric, population, unit, period_start, period_end,
+        count(DISTINCT source_id) AS n_sources,
+        max(value_best) - min(value_best) AS spread
+    FROM reported
+    GROUP BY ALL
+),
+chosen_total AS (
+    SELECT p.place, p.metric, p.population, p.unit, p.period_start, p.period_end,
+        sum(d.people_best) AS chosen_best, count(d.date) AS chosen_days
+    FROM periods AS p
+    JOIN displacement_daily AS d
+        ON d.place = p.place AND d.metric = p.metric AND d.population = p.population AND d.unit = p.unit
+        AND d.series_role = 'chosen' AND d.date BETWEEN p.period_start AND p.period_end
+    GROUP BY ALL
+)
+SELECT r.place, r.metric, r.population, r.unit, r.period_start, r.period_end, r.source_id, r.source_org, r.role,
+    r.qualifier, r.value_best, r.value_low, r.value_high, r.published_on, r.obs_id,
+    p.n_sources, p.spread, c.chosen_best, c.chosen_days
+FROM reported AS r
+JOIN periods AS p USING (place, metric, population, unit, period_start, period_end)
+LEFT JOIN chosen_total AS c USING (place, metric, population, unit, period_start, period_end)
+ORDER BY r.place, r.metric, r.period_start, r.period_end, r.value_best DESC, r.source_id

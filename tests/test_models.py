@@ -1,0 +1,137 @@
+"""The DuckDB models on the embedded default data, against values computed by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+D = dt.date
+NW = "North-west Syria"
+
+
+def chosen_sum(con, place, start, end, unit="people"):
+    return con.execute(
+        """SELECT sum(people_best), count(*) FROM displacement_daily
+           WHERE place = ? AND metric = 'displaced' AND population = 'all' AND unit = ?
+             AND series_role = 'chosen' AND date BETWEEN ? AND ?""",
+        [place, unit, start, end],
+    ).fetchone()
+
+
+def test_observations_hold_one_row_per_default_figure(default_warehouse):
+    import csv
+
+    from pipeline.ingest import DEFAULT_FILES
+
+    with open(DEFAULT_FILES[0], newline="", encoding="utf-8") as fh:
+        fact_ids = [row["fact_id"] for row in csv.DictReader(fh)]
+    n = default_warehouse.execute("SELECT count(*), count(DISTINCT obs_id) FROM observations").fetchone()
+    assert n == (len(fact_ids), len(fact_ids))
+
+
+def test_winter_wave_sums_to_ocha_948000_and_keeps_the_142000_in_four_days(default_warehouse):
+    total, days = chosen_sum(default_warehouse, NW, D(2019, 12, 1), D(2020, 2, 23))
+    assert days == 85  # every day from 1 December to 23 February, once
+    assert total == pytest.approx(948_000, abs=1)
+    four, n4 = chosen_sum(default_warehouse, NW, D(2020, 2, 9), D(2020, 2, 12))
+    assert n4 == 4 and four == pytest.approx(142_000, abs=1)
+    # the rest of OCHA's 2-12 February interval (800,000 - 586,000 = 214,000) spreads over 3-8 February
+    rest, n6 = chosen_sum(default_warehouse, NW, D(2020, 2, 3), D(2020, 2, 8))
+    assert n6 == 6 and rest == pytest.approx(214_000 - 142_000, abs=1)
+    rates = default_warehouse.execute(
+        """SELECT DISTINCT people_best FROM displacement_daily WHERE place = ? AND series_role = 'chosen'
+           AND metric = 'displaced' AND unit = 'people' AND population = 'all'
+           AND date BETWEEN '2020-02-09' AND '2020-02-12'""", [NW]).fetchall()
+    assert rates == [(35_500.0,)]
+
+
+def test_peak_four_day_window_of_the_winter_wave_is_9_to_12_february(default_warehouse):
+    row = default_warehouse.execute(
+        """SELECT start_date, end_date, people, people_per_day FROM displacement_peaks
+           WHERE place = ? AND unit = 'people' AND measure = 'peak_window' AND window_days = 4
+           ORDER BY people DESC LIMIT 1""", [NW]).fetchone()
+    assert row == (D(2020, 2, 9), D(2020, 2, 12), pytest.approx(142_000), pytest.approx(35_500))
+
+
+def test_maarat_al_numan_60000_in_four_days_is_15000_a_day(default_warehouse):
+    rows = default_warehouse.execute(
+        """SELECT date, people_best FROM displacement_daily
+           WHERE place = 'Maarat al-Numan' AND metric = 'displaced' AND series_role = 'chosen' ORDER BY date""").fetchall()
+    assert rows == [(D(2019, 8, d), 15_000.0) for d in (17, 18, 19, 20)]
+
+
+def test_february_revisions_are_compared_never_added_and_do_not_bend_the_daily_series(default_warehouse):
+    con = default_warehouse
+    feb = con.execute(
+        """SELECT source_id, value_best, n_sources FROM source_comparison
+           WHERE place = ? AND metric = 'displaced' AND unit = 'people' AND population = 'all'
+             AND period_start = '2020-02-01' AND period_end = '2020-02-29' ORDER BY source_id""", [NW]).fetchall()
+    assert feb == [("hnap", 742_109.0, 2), ("ocha", 752_131.0, 2)]
+    # the chosen series stops with OCHA's last sitrep figure; no day of it comes from the revision
+    last_day = con.execute(
+        """SELECT max(date) FROM displacement_daily WHERE place = ? AND series_role = 'chosen' AND unit = 'people'
+           AND population = 'all' AND metric = 'displaced' AND date >= '2019-12-01'""", [NW]).fetchone()[0]
+    assert last_day == D(2020, 2, 23)
+    chosen_sources = con.execute(
+        """SELECT DISTINCT source_id, role FROM displacement_daily WHERE place = ? AND series_role = 'chosen'
+           AND date BETWEEN '2020-02-01' AND '2020-02-29'""", [NW]).fetchall()
+    assert set(chosen_sources) == {("ocha", "recommended")}
+    # and nothing is ever summed across series: at most one chosen row per date, place, metric, population, unit
+    dupes = con.execute(
+        """SELECT count(*) FROM (SELECT date, place, metric, population, unit FROM displacement_daily
+           WHERE series_role = 'chosen' GROUP BY ALL HAVING count(*) > 1)""").fetchone()[0]
+    assert dupes == 0
+
+
+def test_spring_wave_series_restating_its_start_is_one_series(default_warehouse):
+    total, _ = chosen_sum(default_warehouse, NW, D(2019, 4, 29), D(2019, 8, 23))
+    assert total == pytest.approx(400_000, abs=1)  # OCHA: more than 400,000 by 23 August
+
+
+def test_more_than_is_a_lower_bound_carried_to_daily_rates(default_warehouse):
+    obs = default_warehouse.execute(
+        """SELECT value_low, value_best, value_high FROM observations
+           WHERE source_id = 'ocha' AND value_best = 948000 AND population = 'all'""").fetchone()
+    assert obs == (948_000.0, 948_000.0, None)
+    # SOHR's "at least 450,000 since April" is the only point of its series: low bound per day, no upper bound
+    daily = default_warehouse.execute(
+        """SELECT DISTINCT people_low, people_high, people_best FROM displacement_daily
+           WHERE source_id = 'sohr' AND place = ? AND flow_start = '2019-04-01'""", [NW]).fetchall()
+    days = (D(2019, 8, 21) - D(2019, 4, 1)).days + 1
+    assert daily == [(pytest.approx(450_000 / days), None, pytest.approx(450_000 / days))]
+
+
+def test_casualties_monthly_keeps_snhr_january_2020_and_derives_february(default_warehouse):
+    rows = dict(((m, d), (k, c)) for m, d, k, c in default_warehouse.execute(
+        """SELECT month, derived, killed_best, children_best FROM casualties_monthly
+           WHERE source_id = 'snhr' AND place = 'Syria' AND admin1_name IS NULL""").fetchall())
+    assert rows[(D(2020, 1, 1), False)] == (286.0, 73.0)
+    assert rows[(D(2020, 2, 1), True)] == (707.0 - 286 - 145, None)
+    assert (D(2020, 2, 1), False) not in rows
+
+
+def test_headline_figures_lead_with_scale_and_pace(default_warehouse):
+    rows = default_warehouse.execute("SELECT key, value_best, qualifier FROM headline_figures ORDER BY rank").fetchall()
+    keys = {k: (v, q) for k, v, q in rows}
+    assert keys["scale"] == (948_000.0, "more_than")
+    assert keys["peak_pace"][0] == pytest.approx(35_500)
+    assert keys["killed_2019"] == (3_364.0, "at_least")
+
+
+def test_waves_found_in_the_data(default_warehouse):
+    waves = default_warehouse.execute(
+        """SELECT start_date, end_date, peak_date, round(total_people) FROM displacement_waves
+           WHERE place = ? AND unit = 'people' ORDER BY start_date""", [NW]).fetchall()
+    assert waves == [(D(2019, 4, 29), D(2019, 8, 23), D(2019, 4, 29), 400_000),
+                     (D(2019, 12, 1), D(2020, 2, 23), D(2020, 2, 9), 948_000)]
+
+
+def test_models_run_in_dependency_order():
+    from pipeline.warehouse import model_order, models
+
+    order = model_order()
+    for name, (deps, _) in models().items():
+        for dep in deps:
+            if dep in order:
+                assert order.index(dep) < order.index(name)
