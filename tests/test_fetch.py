@@ -376,6 +376,25 @@ def test_client_errors_are_not_retried_and_name_the_credential(env):
     assert "HTTP 403" in message and "check IDMC_CLIENT_ID" in message and "client_id=REDACTED" in message
 
 
+def test_redirect_to_another_host_is_not_followed(env):
+    other = env.base.replace("localhost", "127.0.0.1")
+    assert other != env.base
+    env.server.expect_request(DTM0).respond_with_data("", status=302, headers={"Location": other + "/elsewhere"})
+    with pytest.raises(FetchError, match="redirected from localhost to another host"):
+        fetch("dtm", country="SYR")
+    assert requests_to(env, "/elsewhere") == [] and len(requests_to(env, DTM0)) == 1
+
+
+def test_redirect_on_the_same_host_is_followed(env):
+    env.server.expect_request(IDMC).respond_with_data("", status=301, headers={"Location": "/moved/"})
+    env.server.expect_request("/moved/").respond_with_json([{"id": 1}])
+    result = fetch("idmc")
+    assert result.rows == 1 and len(requests_to(env, "/moved/")) == 1
+    assert [(m["status"], m["url"]) for m in manifest(env, "idmc")] == [
+        (301, env.base + IDMC + "?client_id=REDACTED"), (200, env.base + "/moved/")]
+    assert len(result.snapshots) == 1
+
+
 def test_connection_refused_is_retried_then_one_line(env, monkeypatch):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

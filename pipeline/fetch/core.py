@@ -248,6 +248,10 @@ def atomic_write(path: Path, data: bytes) -> None:
 # one HTTP exchange, retried, snapshotted
 
 
+class _Redirected(FetchError):
+    pass
+
+
 class _Retryable(Exception):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
@@ -321,7 +325,15 @@ class Session:
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             follow_redirects=True,
             transport=transport,
+            event_hooks={"request": [self._same_host_only]},
         )
+        self._host: str | None = None
+
+    def _same_host_only(self, request: httpx.Request) -> None:
+        """Credentials ride in headers and query strings: never follow a redirect to another host."""
+        if self._host is not None and request.url.host != self._host:
+            raise _Redirected(f"{self.dataset}: redirected from {self._host} to another host "
+                              f"({redact_url(request.url)}); not following it with credentials")
 
     def __enter__(self) -> "Session":
         return self
@@ -357,6 +369,7 @@ class Session:
         """One request with retries; every response is recorded (body snapshotted) before it is used."""
         params = {k: v for k, v in (params or {}).items() if v is not None}
         shown = redact_url(httpx.URL(url, params=params))
+        self._host = httpx.URL(url).host
         attempt_box = {"n": 0}
 
         def attempt() -> Page:
@@ -368,6 +381,8 @@ class Session:
                 raise _Retryable(f"{type(exc).__name__} after {self.settings.timeout:g}s") from None
             except httpx.TransportError as exc:
                 raise _Retryable(f"{type(exc).__name__}: {redact(exc) or 'connection failed'}") from None
+            for hop in resp.history:  # redirects on the same host: recorded too
+                self._record(hop, page, attempt_box["n"], store_body)
             record = self._record(resp, page, attempt_box["n"], store_body)
             status = resp.status_code
             if status == 429 or status >= 500:
