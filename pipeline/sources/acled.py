@@ -318,7 +318,7 @@ def _family(name: str) -> tuple[str, str]:
         return "demonstrations", "all"
     if "political" in lowered:
         return "political violence", "all"
-    return "unknown event family", "all"
+    return "events (family not named in the file name)", "all"
 
 
 def _sheet_rows(wb, name: str, path) -> tuple[list[str], list[tuple[int, list]]]:

@@ -79,7 +79,7 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
     if len(head) >= 4 and b"\x00" in head:
         even, odd = head[0::2], head[1::2]
         for enc, zeros, text in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
-            if zeros.count(0) > 0.9 * len(zeros) and text.count(0) < 0.1 * len(text):
+            if zeros.count(0) > 0.4 * len(zeros) and text.count(0) < 0.05 * len(text):
                 try:
                     return data.decode(enc), enc
                 except UnicodeDecodeError:
