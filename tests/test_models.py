@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +136,24 @@ def test_models_run_in_dependency_order():
         for dep in deps:
             if dep in order:
                 assert order.index(dep) < order.index(name)
+
+
+def test_refugees_by_asylum_chooses_one_source_per_year_and_country():
+    import duckdb
+
+    from pipeline import ingest, warehouse
+
+    root = Path(__file__).parent / "fixtures"
+    files = [root / "sources" / "unhcr_population.csv", root / "models" / "hapi_refugees_2019.json"]
+    result = ingest.ingest(files)
+    con = duckdb.connect()
+    warehouse.load_base_tables(con, result.observations, result.rejected)
+    warehouse.run_models(con)
+    rows = con.execute(
+        """SELECT year, asylum_iso3, refugees, asylum_seekers FROM refugees_by_asylum
+           WHERE origin_iso3 = 'SYR' ORDER BY year, asylum_iso3""").fetchall()
+    lebanon_2019 = [r for r in rows if r[:2] == (2019, "LBN")]
+    # two sources report Lebanon in 2019 (910,000 and 905,000): one is used, never their sum,
+    # and HAPI's breakdown by sex is not added to its total
+    assert len(lebanon_2019) == 1 and lebanon_2019[0][2] in (910_000.0, 905_000.0)
+    assert (2020, "DEU", 560_000.0, None) in rows
