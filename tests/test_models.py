@@ -9,6 +9,7 @@ import pytest
 
 D = dt.date
 NW = "North-west Syria"
+ROOT_FIGURES = Path(__file__).resolve().parents[1] / "data" / "default" / "figures.csv"
 
 
 def chosen_sum(con, place, start, end, unit="people"):
@@ -157,3 +158,28 @@ def test_refugees_by_asylum_chooses_one_source_per_year_and_country():
     # and HAPI's breakdown by sex is not added to its total
     assert len(lebanon_2019) == 1 and lebanon_2019[0][2] in (910_000.0, 905_000.0)
     assert (2020, "DEU", 560_000.0, None) in rows
+
+
+def test_gazetteer_maps_spellings_to_one_place_and_never_adds_a_place_to_its_region(tmp_path):
+    import duckdb
+
+    from pipeline import ingest, warehouse
+
+    header = (ROOT_FIGURES.read_text(encoding="utf-8").splitlines()[0])
+    rows = [
+        "T1,test,displaced,flow,all,people,8000,exact,2019-08-17,2019-08-20,day,2019-08-21,SYR,,,معرة النعمان,,triangulation,Test,t,,",
+        "T2,test,displaced,flow,all,people,4000,exact,2019-08-21,2019-08-22,day,2019-08-23,SYR,,,Ma'arrat an-Nu'man,,triangulation,Test,t,,",
+    ]
+    extra = tmp_path / "aliases.csv"
+    extra.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    result = ingest.ingest([ROOT_FIGURES, extra])
+    con = duckdb.connect()
+    warehouse.load_base_tables(con, result.observations, result.rejected)
+    warehouse.run_models(con)
+    places = con.execute("SELECT DISTINCT area FROM places WHERE source_id = 'test'").fetchall()
+    assert places == [("Maarat al-Numan",)]
+    # the region's chosen series over those days is OCHA's alone: the town's figures are not added to it
+    nw = con.execute(
+        """SELECT DISTINCT source_id FROM displacement_daily WHERE place = 'North-west Syria'
+           AND series_role = 'chosen' AND date BETWEEN '2019-08-17' AND '2019-08-22'""").fetchall()
+    assert nw == [("ocha",)]
