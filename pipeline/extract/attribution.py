@@ -32,7 +32,7 @@ _PATTERNS = [
 ]
 _ROLE_WORDS = {"rescuers", "residents", "officials", "activists", "medics", "witnesses", "local", "aid", "doctors",
                "volunteers", "monitors", "sources"}
-_PRONOUNS = {"he", "she", "they", "it", "we", "i", "you", "officials said", "who", "which", "that"}
+_PRONOUNS = {"a", "an", "the", "some", "he", "she", "they", "it", "we", "i", "you", "officials said", "who", "which", "that"}
 _TRAILING = re.compile(
     r"\s+(?:on|in|late|early|this|last|earlier|yesterday|today|told|to|via)\b.*$|\s+(?:said|says|reported)$", re.IGNORECASE
 )

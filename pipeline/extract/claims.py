@@ -86,6 +86,15 @@ _NEGATION = re.compile(r"\b(?:not|no|never|n't)\b", re.I)
 _POST_STOP = re.compile(r"[;:]|\b(?:which|where|while|whereas|but)\b|,\s+and\b|\band\s+(?=[A-Z])", re.I)
 
 
+_SIZE_WORDS = {"three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+_SIZE = r"(\d{1,2}|three|four|five|six|seven|eight|nine|ten)"
+_HOUSEHOLD_SIZE = re.compile(
+    rf"\b(?:families|households)\s+of\s+(?P<n1>{_SIZE[1:-1]})\b|"
+    rf"\b(?:an\s+average\s+of\s+|averaging\s+)?(?P<n2>{_SIZE[1:-1]})\s+(?:people|persons|members)\s+(?:per|a|each)\s+(?:family|household)\b",
+    re.I,
+)
+
+
 @dataclass
 class Claim:
     value_best: float
@@ -176,8 +185,10 @@ class _Found:
     notes: list[str]
 
 
-def _classify(sent: str, n: Number, prev_end: int, next_start: int, last_population: str | None) -> _Found | None:
-    """Is this number a count of people displaced / killed / injured / returned? None when not."""
+def _classify(sent: str, n: Number, prev_end: int, next_start: int, last_population: str | None,
+              *, probe: bool = False):
+    """Is this number a count of people displaced / killed / injured / returned? None when not.
+    With `probe`, only whether it could count people at all (True / None), before any verb is sought."""
     before, after = sent[:n.start], sent[n.end:]
     # --- traps: things that are not counts of people
     if re.search(r"[$€£]\s*$|\b(?:US|USD|EUR|SYP)\s*$", before):
@@ -190,6 +201,8 @@ def _classify(sent: str, n: Number, prev_end: int, next_start: int, last_populat
         return None
     if re.search(r"\b(?:resolution|route|highway|article|number|no\.)\s+$", before, re.I):
         return None
+    if re.match(r"^\s+(?:people|persons|members)\s+(?:per|a|each|in\s+each)\s+(?:family|household)", after, re.I):
+        return None  # "five people per family" is a household size, not a figure
     qualifier, qstart = qualifier_for(sent, n)
     pre_window = sent[prev_end:qstart]
     subset = bool(_INCLUDING.search(pre_window))
@@ -227,10 +240,13 @@ def _classify(sent: str, n: Number, prev_end: int, next_start: int, last_populat
         elif noun in DEATH_NOUNS:
             population, unit, noun_metric = ("civilians" if "civilian" in mods else "all"), "people", "killed"
             np_end = n.end + m.end()
-        elif _BARE_OK.match(after) and not (n.is_year_like or (n.kind == "words" and n.value == 1)):
+        elif (_BARE_OK.match(after) and not (n.is_year_like or (n.kind == "words" and n.value == 1))
+              and not re.search(r"\bof\s+$", before, re.I)):  # "families of six", "one of"
             population, unit = "all", "people"
         else:
             return None  # "40 air strikes", "three hospitals", "four days", "a nine-year war"
+    if probe:
+        return True
 
     # --- which metric governs it
     metric = None
@@ -289,10 +305,19 @@ def _bounds(n: Number, qualifier: str) -> tuple[float | None, float | None]:
     return low, high
 
 
-def _nearest_period(periods: list[Period], n: Number) -> Period | None:
+_CLAUSE_BREAK = re.compile(r";|,\s+(?:and|while|but|as|whereas)\b|\bwhile\b|\bwhereas\b", re.I)
+
+
+def _nearest_period(sent: str, periods: list[Period], n: Number) -> Period | None:
+    """The time wording nearest the number, preferring one in the same clause."""
     if not periods:
         return None
-    return min(periods, key=lambda p: (min(abs(p.start - n.end), abs(n.start - p.end)), p.start < n.start))
+
+    def key(p: Period):
+        between = sent[n.end : p.start] if p.start >= n.end else sent[p.end : n.start]
+        return (bool(_CLAUSE_BREAK.search(between)), len(between), p.start < n.start)
+
+    return min(periods, key=key)
 
 
 def extract_claims(
@@ -308,7 +333,10 @@ def extract_claims(
     """Candidate figures in an article, in reading order, with ids `<article_id[:8]>-NN`."""
     sentences = split_sentences(text)
     sent_places = [find_places(s.text) for s in sentences]
-    sent_periods = [find_periods(s.text, published) for s in sentences]
+    # "the UN said on Friday": the day of the statement, not of the figure
+    sent_periods = [[p for p in find_periods(s.text, published)
+                     if not re.search(r"\b(?:said|says|reported|announced|stated|told\s+\w+)\s+$", s.text[:p.start])]
+                    for s in sentences]
     article_country = country_iso3 or ""
     if not article_country and (any(p.country_iso3 == "SYR" for ps in sent_places for p in ps)
                                 or re.search(r"\bSyria[n]?\b", (title or "") + " " + text)):
@@ -318,11 +346,17 @@ def extract_claims(
     for si, sent in enumerate(sentences):
         nums = find_numbers(sent.text)
         attribution = find_attribution(sent.text)
+        # numbers that cannot count people (years, "12 checkpoints") do not cut the verb windows
+        nums = [n for n in nums if _classify(sent.text, n, 0, len(sent.text), "all", probe=True)]
         found: list[_Found] = []
         prev_end = 0
         last_pop = None
+        def is_part(m: Number) -> bool:  # "including seven children": does not cut the total's window
+            return bool(_INCLUDING.search(sent.text[: qualifier_for(sent.text, m)[1]]))
+
         for i, n in enumerate(nums):
-            nxt = nums[i + 1].start if i + 1 < len(nums) else len(sent.text)
+            later = [m for m in nums[i + 1 :] if not is_part(m)]
+            nxt = later[0].start if later else len(sent.text)
             f = _classify(sent.text, n, prev_end, nxt, last_pop)
             prev_end = n.end
             if f is None:
@@ -342,7 +376,7 @@ def extract_claims(
             else:
                 if f.subset:
                     notes.append("'including' without a total in the sentence: read as a figure of its own")
-                period = _nearest_period(sent_periods[si], n)
+                period = _nearest_period(sent.text, sent_periods[si], n)
                 metric = f.metric if f.metric != "inherit" else "killed"
             # --- period
             if f.subset and parent is not None:
@@ -365,7 +399,10 @@ def extract_claims(
                     basis = "cumulative" if metric in ("displaced", "returned") else "flow"
                     notes.append("no period in the sentence: dated to publication, review")
             # --- place
-            place: Place | None = nearest_place(sent_places[si], n.start, n.end)
+            place: Place | None = None
+            if metric == "returned":  # "returned to Hama": where they went is the place
+                place = nearest_place(sent_places[si], n.start, n.end, destinations=True)
+            place = place or nearest_place(sent_places[si], n.start, n.end)
             if f.subset and parent is not None:
                 place_name, place_pub, a1c, a1n, iso3 = (parent.place, parent.place_as_published, parent.admin1_code,
                                                          parent.admin1_name, parent.country_iso3)
@@ -378,6 +415,10 @@ def extract_claims(
                         if place:
                             notes.append("place from an earlier sentence")
                             break
+                if place is None:
+                    place = nearest_place(sent_places[si], n.start, n.end, destinations=True)
+                    if place:
+                        notes.append("place is where people went")
                 if place is None and title_places:
                     place = main_place(title_places, broad=broad)
                     if place:
@@ -396,6 +437,13 @@ def extract_claims(
                 source_org = f"{attr}, via {publisher}"
             else:
                 source_org = attr or publisher or "unattributed news report"
+            household_size = None
+            if f.unit == "households":
+                hs = _HOUSEHOLD_SIZE.search(sent.text)
+                if hs:
+                    word = hs["n1"] or hs["n2"]
+                    household_size = float(word) if word.isdigit() else float(_SIZE_WORDS[word.lower()])
+                    notes.append(f"household size stated: {household_size:g} people")
             low, high = _bounds(n, f.qualifier)
             claim = Claim(
                 value_best=n.value, value_low=low, value_high=high, metric=metric, basis=basis,
@@ -405,6 +453,7 @@ def extract_claims(
                 country_iso3=iso3, source_org=source_org, source_title=title or "", source_url=url or "",
                 evidence=sent.text, evidence_start=sent.start, evidence_end=sent.end,
                 number_text=n.text, number_start=sent.start + n.start, number_end=sent.start + n.end, notes=notes,
+                household_size=household_size,
             )
             if f.subset and parent is not None:
                 claim.subset_of = claims.index(parent)

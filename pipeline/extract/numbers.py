@@ -34,9 +34,9 @@ WORD_NUMBER = re.compile(
     rf"(?:(?:\s+and\s+|[\s-]+)(?:{_WORD}|dozen)\b)*\b",
     re.IGNORECASE,
 )
-# digits, not glued to a letter, currency sign, hyphen or decimal point on the left
+# digits, not glued on the left to a letter, currency sign or decimal point, nor to "COVID-"
 DIGIT_NUMBER = re.compile(
-    r"(?<![\w$€£.,/:-])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\d,]\d)"
+    r"(?<![\w$€£.,/:])(?<![A-Za-z]-)(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\d,]\d)"
     r"(?:\s*(million|billion|thousand|dozen|mn|bn)\b)?",
     re.IGNORECASE,
 )

@@ -20,11 +20,16 @@ import pipeline
 from pipeline.extract.claims import Claim
 
 FACTS_COLUMNS = [
-    "fact_id", "metric", "basis", "population", "unit", "value", "qualifier", "period_start", "period_end",
+    "fact_id", "source_id", "metric", "basis", "population", "unit", "value", "qualifier", "period_start", "period_end",
     "date_precision", "published_on", "country_iso3", "admin1_code", "admin1_name", "place", "place_as_published",
     "role", "source_org", "source_title", "source_url", "notes",
 ]
 REPO_ROOT = Path(pipeline.__file__).resolve().parents[1]
+
+
+def source_id(org: str) -> str:
+    """The same key the facts reader derives from source_org when source_id is blank."""
+    return re.sub(r"[^a-z0-9]+", "-", (org or "").lower()).strip("-")[:60]
 
 
 def article_hash(text: str) -> str:
@@ -70,6 +75,7 @@ def to_records(claims: list[Claim]) -> list[dict]:
             "admin1_code": c.admin1_code or None,
             "admin1_name": c.admin1_name or None,
             "country_iso3": c.country_iso3 or None,
+            "source_id": source_id(c.source_org),
             "source_org": c.source_org,
             "source_title": c.source_title or None,
             "source_url": c.source_url or None,
@@ -94,7 +100,7 @@ def to_csv_text(claims: list[Claim]) -> str:
     w.writerow(FACTS_COLUMNS)
     for c in claims:
         w.writerow([
-            c.fact_id, c.metric, c.basis, c.population, c.unit, _num(c.value_best), c.qualifier,
+            c.fact_id, source_id(c.source_org), c.metric, c.basis, c.population, c.unit, _num(c.value_best), c.qualifier,
             _iso(c.period_start), _iso(c.period_end), c.date_precision, _iso(c.published_on), c.country_iso3,
             c.admin1_code, c.admin1_name, _plain(c.place), _plain(c.place_as_published), c.role,
             _plain(c.source_org), _plain(c.source_title), _plain(c.source_url), _notes_cell(c),

@@ -111,10 +111,11 @@ def _place(text, s, e, name, code, admin1, iso3, level) -> Place:
     return Place(s, e, name, shown, code, admin1, iso3, level, destination, near)
 
 
-def nearest_place(places: list[Place], pos: int, end: int) -> Place | None:
+def nearest_place(places: list[Place], pos: int, end: int, *, destinations: bool = False) -> Place | None:
     """The place a figure at [pos, end) is about: the first non-destination place after it in the
-    sentence, else the nearest one before it, else a destination; specific places beat regions."""
-    usable = [p for p in places if not p.destination] or places
+    sentence, else the nearest one before it (regions only when no town is near). With
+    `destinations`, only the places people went to ("towards the Turkish border")."""
+    usable = [p for p in places if p.destination == destinations]
     if not usable:
         return None
     after = [p for p in usable if p.start >= end]
