@@ -301,6 +301,21 @@ def test_metric_population_unit(sentence, metric, population, unit):
     assert r["household_size"] is None
 
 
+@pytest.mark.parametrize("sentence,value,metric,qualifier,start,end", [
+    ("Fighting has displaced more than 400,000 since April.", 400000, "displaced", "more_than", "2019-04-01", "2019-08-21"),
+    ("The offensive forced 60,000 people to flee Saraqib on Monday.", 60000, "displaced", "exact", "2019-08-19", "2019-08-19"),
+    ("Thousands have fled Saraqib since Monday.", 2000, "displaced", "at_least", "2019-08-19", "2019-08-21"),
+    ("Air strikes hit Ariha, killing at least 10 civilians on Monday.", 10, "killed", "at_least", "2019-08-19", "2019-08-19"),
+    ("Over 50,000 people have fled in the past three days.", 50000, "displaced", "more_than", "2019-08-18", "2019-08-20"),
+    ("Since the beginning of December, some 5,000 people have returned to Saraqib.", 5000, "returned", "approximately",
+     "2018-12-01", "2019-08-21"),
+])
+def test_more_wordings(sentence, value, metric, qualifier, start, end):
+    r = one(sentence)
+    assert (r["value_best"], r["metric"], r["qualifier"], r["period_start"], r["period_end"]) == (
+        value, metric, qualifier, start, end)
+
+
 def test_place_from_a_prior_sentence_and_unknown_country():
     text = "Shelling hit Saraqib on Monday. Four civilians were killed."
     r = one(text)
