@@ -15,6 +15,7 @@ Event CSV: one row per event keyed by `event_id_cnty`; `fatalities` -> killed (c
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import replace
 
 import pandas as pd
@@ -287,13 +288,21 @@ COUNTRIES: dict[str, str] = {
 }
 
 
+def _one_country(name: str) -> str | None:
+    text = name.strip().lower()
+    if text in COUNTRIES:
+        return COUNTRIES[text]
+    match = re.fullmatch(r"(.*?)\s*\(([^)]*)\)\s*", text)
+    if match:
+        return COUNTRIES.get(match.group(1)) or COUNTRIES.get(match.group(2))
+    return None
+
+
 def country_iso3(names: pd.Series) -> pd.Series:
     """Country names -> ISO3 (NA when unknown); 'DR Congo (Zaire)' tries the whole name, then each part."""
-    text = names.astype("string").str.strip().str.lower()
-    whole = text.map(COUNTRIES.get, na_action="ignore").astype("string")
-    outer = text.str.replace(r"\s*\(.*\)\s*$", "", regex=True).map(COUNTRIES.get, na_action="ignore")
-    inner = text.str.extract(r"\(([^)]*)\)\s*$")[0].map(COUNTRIES.get, na_action="ignore")
-    return whole.fillna(outer.astype("string")).fillna(inner.astype("string"))
+    from pipeline.sources.base import per_unique
+
+    return per_unique(names, _one_country)
 
 
 def detect(s: Sniff) -> bool:
@@ -376,9 +385,9 @@ def _read_workbook(s: Sniff) -> ReadResult:
         out["basis"], out["qualifier"], out["role"] = "flow", "exact", "recommended"
         if admin:
             out["country_iso3"] = col(frame, "ISO3").str.upper()
-            out["admin1_code"] = col(frame, "Admin1 Pcode")
+            out["admin1_code"] = textio.code(frame["Admin1 Pcode"]) if "Admin1 Pcode" in frame else pd.NA
             out["admin1_name"] = col(frame, "Admin1")
-            out["admin2_code"] = col(frame, "Admin2 Pcode")
+            out["admin2_code"] = textio.code(frame["Admin2 Pcode"]) if "Admin2 Pcode" in frame else pd.NA
             out["admin2_name"] = col(frame, "Admin2")
         else:
             out["country_iso3"] = country_iso3(col(frame, "Country"))
@@ -400,18 +409,21 @@ def _read_workbook(s: Sniff) -> ReadResult:
                                  f"sheet {name}: country name {c!r} is not in the ISO3 table", c))
         keep = ~bad_month & ~unknown
         out, frame = out.loc[keep], frame.loc[keep]
-        key = (name + "|" + out["country_iso3"].fillna("") + "|" + out["admin1_code"].fillna("") + "|"
-               + out["admin2_code"].fillna(out.get("admin2_name", "")).fillna("") + "|"
-               + out["period_start"].fillna("")) if admin else (
-            name + "|" + out["country_iso3"].fillna("") + "|" + out["period_start"].fillna(""))
+        key = name + "|" + out["country_iso3"].fillna("")
+        if admin:
+            for c in ("admin1_code", "admin1_name", "admin2_code", "admin2_name"):
+                key = key + "|" + out[c].astype("string").fillna("")
+        key = key + "|" + out["period_start"].fillna("")
         rewrite = (lambda r, name=name, where=where:
                    replace(r, file=where, message=f"sheet {name}: {r.message}"))
         events = out.assign(metric="events", unit="events", population="all", value_best=frame["Events"],
                             _row_key=key + "|events")
         killed = out.assign(metric="killed", unit="people", population=population, value_best=frame["Fatalities"],
                             _row_key=key + "|fatalities")
-        parts += [(events, {"value_best": "Events", "country_iso3": "ISO3"}, rewrite),
-                  (killed, {"value_best": "Fatalities", "country_iso3": "ISO3"}, rewrite)]
+        names = {"country_iso3": "ISO3" if admin else "Country", "admin1_code": "Admin1 Pcode",
+                 "admin2_code": "Admin2 Pcode", "period_start": "Month", "period_end": "Month"}
+        parts += [(events, {**names, "value_best": "Events"}, rewrite),
+                  (killed, {**names, "value_best": "Fatalities"}, rewrite)]
     if not parts and not rows_read:
         raise InputError(f"{s.path}: the ACLED sheets ({', '.join(n for n in SHEETS if n in s.sheet_names)}) are empty")
     return textio.finalize_parts(parts, fmt="acled-hdx-workbook", path=s.path, sha256=s.sha256,

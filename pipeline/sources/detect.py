@@ -150,10 +150,49 @@ def readers() -> list:
     return [importlib.import_module(f"pipeline.sources.{name}") for name in READERS]
 
 
+def _signatures() -> dict[str, set[str]]:
+    """What each known table needs at least, to explain a near miss ('a column is missing')."""
+    from pipeline.sources import acled, dtm, facts, hapi, idmc, ucdp, unhcr
+
+    sigs = {f"an HDX HAPI {k} table": set(v) for k, v in hapi.KINDS.items()}
+    sigs.update({
+        "an IOM DTM export": dtm.NEEDED | {"operation", "roundNumber", "admin1Pcode"},
+        "an ACLED event export": acled.EVENT_NEEDED | {"time_precision", "civilian_targeting", "admin1"},
+        "an IDMC IDU export": idmc.NEEDED | idmc.HINTS,
+        "a UCDP GED file": ucdp.NEEDED | {"deaths_civilians", "date_prec", "country"},
+        "a UNHCR population table": {"year", "coo_iso", "coa_iso", "refugees", "asylum_seekers"},
+        "a facts table": set(facts.REQUIRED),
+    })
+    return sigs
+
+
+def _near_miss(columns: set[str]) -> str | None:
+    best = None
+    for label, needed in _signatures().items():
+        have = len(needed & columns)
+        if have >= max(2, (len(needed) + 1) // 2) and have < len(needed):
+            score = have / len(needed)
+            if best is None or score > best[0]:
+                best = (score, label, sorted(needed - columns))
+    if best is None:
+        return None
+    return f"missing required column(s) {', '.join(best[2])}: it looks like {best[1]}"
+
+
 def detect(s: Sniff):
     for reader in readers():
         if reader.detect(s):
             return reader
+    if s.kind == "csv":
+        near = _near_miss(set(s.header))
+        if near:
+            raise InputError(f"{s.path}: line 1: {near}")
+    elif s.kind == "json":
+        from pipeline.sources.textio import first_keys
+
+        near = _near_miss(first_keys(s.json_obj, "data", "result", "results", "items"))
+        if near:
+            raise InputError(f"{s.path}: record 1: {near}")
     if s.kind == "csv":
         what = f"CSV with columns {', '.join(s.header[:8])}{'...' if len(s.header) > 8 else ''}"
     elif s.kind == "json":

@@ -86,6 +86,6 @@ def read(s: Sniff) -> ReadResult:
     # DTM ids are not unique in real exports (seen: one id on two rows of different rounds)
     out["_row_key"] = col(raw, "id").fillna("") + "|" + composite
     cols = {"value_best": "numPresentIdpInd", "period_start": "reportingDate", "period_end": "reportingDate",
-            "country_iso3": "admin0Pcode"}
+            "country_iso3": "admin0Pcode", "admin1_code": "admin1Pcode", "admin2_code": "admin2Pcode"}
     return textio.finalize_parts([(out, cols)], fmt=fmt, path=s.path, sha256=s.sha256,
                                  rows_read=rows_read, extra_rejections=pre)

@@ -69,9 +69,9 @@ def read(s: Sniff) -> ReadResult:
 
 def _place(raw: pd.DataFrame, out: pd.DataFrame, prefix: str = "") -> None:
     out["country_iso3"] = col(raw, "location_code").str.upper()
-    out["admin1_code"] = col(raw, "admin1_code")
+    out["admin1_code"] = textio.code(col(raw, "admin1_code"))
     out["admin1_name"] = col(raw, "admin1_name").fillna(col(raw, "provider_admin1_name"))
-    out["admin2_code"] = col(raw, "admin2_code")
+    out["admin2_code"] = textio.code(col(raw, "admin2_code"))
     out["admin2_name"] = col(raw, "admin2_name").fillna(col(raw, "provider_admin2_name"))
 
 
@@ -102,7 +102,7 @@ def _idps(raw: pd.DataFrame, s: Sniff):
         + "|" + unit_key[4] + "|" + col(raw, "assessment_type").fillna("") + "|" \
         + col(raw, "reporting_round").fillna("") + "|" + out["period_start"].fillna("")
     cols = {"value_best": "population", "country_iso3": "location_code", "period_start": "reference_period_start",
-            "period_end": "reference_period_end"}
+            "period_end": "reference_period_end", "admin1_code": "admin1_code", "admin2_code": "admin2_code"}
     return out, cols, []
 
 

@@ -268,9 +268,12 @@ def _fast_frame(text: str, usecols: list[str] | None) -> pd.DataFrame | None:
     if any(c.startswith("Unnamed: ") for c in frame.columns) or len(set(frame.columns)) != len(frame.columns):
         return None  # blank or duplicate header cells: let the exact route name them as the file does
     frame["ingest_row"] = pd.array(np.arange(2, len(frame) + 2), dtype="Int64")
-    if len(frame.columns) > 1:
+    if len(frame.columns) > 1 and ("\n\n" in text or "\n\r\n" in text or "\n," in text or "\n " in text):
+        # only possible with blank (or comma-only) lines; skip the check on the common clean file
         body = frame.iloc[:, :-1]
-        blank = (body.apply(lambda col: col.str.strip() == "")).all(axis=1)
+        blank = pd.Series(True, index=frame.index)
+        for c in body.columns:
+            blank &= body[c].str.strip() == ""
         frame = frame.loc[~blank]
     return frame.reset_index(drop=True).astype({c: "string" for c in frame.columns[:-1]})
 
@@ -314,9 +317,10 @@ def sha256_of(path: Path) -> str:
 # ------------------------------------------------------------------------------------ shared mapping bits
 
 def clean(series: pd.Series) -> pd.Series:
-    """Strip text; blank becomes NA."""
-    s = series.astype("string").str.strip()
-    return s.mask(s == "", pd.NA)
+    """Strip text; blank becomes NA (computed once per distinct value: fast on repetitive columns)."""
+    from pipeline.sources.base import per_unique
+
+    return per_unique(series, lambda v: v.strip() or None)
 
 
 def col(frame: pd.DataFrame, name: str | None, default=pd.NA) -> pd.Series:
@@ -324,6 +328,16 @@ def col(frame: pd.DataFrame, name: str | None, default=pd.NA) -> pd.Series:
     if name is not None and name in frame.columns:
         return clean(frame[name])
     return pd.Series(default, index=frame.index, dtype="string")
+
+
+NO_CODE = {"na", "n/a", "not available", "-", "none", "null"}
+
+
+def code(series: pd.Series) -> pd.Series:
+    """A code column where publishers write 'NA' / 'Not available' for none: those become NA."""
+    from pipeline.sources.base import per_unique
+
+    return per_unique(series, lambda v: None if v.strip().lower() in NO_CODE or not v.strip() else v.strip())
 
 
 def iso_date(series: pd.Series) -> pd.Series:
@@ -396,5 +410,12 @@ def finalize_parts(parts, *, fmt: str, path, sha256: str, rows_read: int, extra_
 
     frames = [f for f in frames if len(f)]
     obs = pd.concat(frames, ignore_index=True) if frames else empty_observations()
+    seen, unique = set(), []
+    for r in rejected:  # one row mapped to two observations reports a shared fault once
+        k = (r.file, r.line, r.column, r.message)
+        if k not in seen:
+            seen.add(k)
+            unique.append(r)
+    rejected = unique
     rejected.sort(key=lambda r: (r.file, r.line or 0, r.column or ""))
     return ReadResult(format=fmt, file=str(path), rows_read=rows_read, observations=obs, rejected=rejected)
