@@ -83,21 +83,55 @@ def run_models(con: duckdb.DuckDBPyConnection, names: list[str] | None = None) -
 
 
 def record_files(con: duckdb.DuckDBPyConnection, files: pd.DataFrame) -> None:
-    """Per input file: format, rows read, accepted, rejected (they reconcile), or why it was unreadable."""
+    """Per input file: format, rows read, accepted, rejected (they reconcile), obs_ids repeated within the
+    file, or why it was unreadable."""
     run(con, "CREATE OR REPLACE TABLE ingest_files (file VARCHAR, format VARCHAR, rows_read BIGINT, "
-             "rows_accepted BIGINT, rows_rejected BIGINT, error VARCHAR, sha256 VARCHAR)")
+             "rows_accepted BIGINT, rows_rejected BIGINT, error VARCHAR, sha256 VARCHAR, duplicate_ids BIGINT)")
     if len(files):
+        files = files.copy()
+        if "duplicate_ids" not in files.columns:
+            files["duplicate_ids"] = 0
         con.register("files_frame", files)
-        run(con, "INSERT INTO ingest_files SELECT file, format, rows_read, rows_accepted, rows_rejected, error, sha256 "
-                 "FROM files_frame")
+        run(con, "INSERT INTO ingest_files SELECT file, format, rows_read, rows_accepted, rows_rejected, error, sha256, "
+                 "duplicate_ids FROM files_frame")
         con.unregister("files_frame")
 
 
-def record_validation(con: duckdb.DuckDBPyConnection, result) -> None:
-    """Keep a suite's results as data: one row per expectation."""
-    run(con, "CREATE TABLE IF NOT EXISTS validation_results (suite VARCHAR, expectation VARCHAR, column_name VARCHAR, "
-             "success BOOLEAN, unexpected_count BIGINT, sample VARCHAR, rows BIGINT)")
+VALIDATION_COLUMNS = ("run_id VARCHAR, suite VARCHAR, engine VARCHAR, expectation VARCHAR, column_name VARCHAR, "
+                      "success BOOLEAN, unexpected_count BIGINT, sample VARCHAR, rows BIGINT, checked_at TIMESTAMP")
+
+
+def _ensure_validation_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table in ("validation_results", "validation_history"):
+        have = [r[0] for r in run(con, "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                                       "AND table_schema = current_schema() ORDER BY ordinal_position", [table])]
+        if have and "run_id" not in have:  # a warehouse from before results carried their run
+            run(con, f"DROP TABLE {table}")
+        run(con, f"CREATE TABLE IF NOT EXISTS {table} ({VALIDATION_COLUMNS})")
+
+
+def record_validation(con: duckdb.DuckDBPyConnection, result, run_id: str | None = None) -> None:
+    """Keep a suite's results as data, one row per expectation: `validation_results` holds each suite's
+    latest run (what the site shows), `validation_history` every run."""
+    _ensure_validation_tables(con)
+    engine = getattr(result, "engine", "duckdb")
+    rows = [[run_id, result.suite, engine, r["expectation"], r["column"], bool(r["success"]),
+             int(r["unexpected_count"]), r["sample"], int(result.rows)] for r in result.results]
     run(con, "DELETE FROM validation_results WHERE suite = ?", [result.suite])
-    for r in result.results:
-        run(con, "INSERT INTO validation_results VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [result.suite, r["expectation"], r["column"], r["success"], r["unexpected_count"], r["sample"], result.rows])
+    run(con, "DELETE FROM validation_history WHERE suite = ? AND run_id IS NOT DISTINCT FROM ?", [result.suite, run_id])
+    for table in ("validation_results", "validation_history"):
+        if rows:
+            con.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)", rows)
+
+
+def last_good_rows(con: duckdb.DuckDBPyConnection, suite: str) -> int | None:
+    """Rows the suite's table had in the last run whose check passed (None before the first)."""
+    run(con, "CREATE TABLE IF NOT EXISTS validation_last_good (suite VARCHAR PRIMARY KEY, rows BIGINT, run_id VARCHAR, "
+             "checked_at TIMESTAMP)")
+    found = run(con, "SELECT rows FROM validation_last_good WHERE suite = ?", [suite])
+    return int(found[0][0]) if found else None
+
+
+def record_good_rows(con: duckdb.DuckDBPyConnection, suite: str, rows: int, run_id: str | None = None) -> None:
+    last_good_rows(con, suite)  # creates the table
+    run(con, "INSERT OR REPLACE INTO validation_last_good VALUES (?, ?, ?, current_timestamp)", [suite, rows, run_id])

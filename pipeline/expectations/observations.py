@@ -1,4 +1,14 @@
-"""The suite for the canonical `observations` table, built from pipeline.schema.
+"""The suite for the canonical `observations` table, built from pipeline.schema and pcodes.
+
+Each rule is stated once (`rules()`), then run two ways by `check()`:
+- compiled to DuckDB SQL over every row of the table (one scan; cheap at millions of rows), and
+- as Great Expectations expectations over a deterministic sample (up to SAMPLE_ROWS rows, the same
+  rows each run: the lowest hash(obs_id)), where the SQL rules are also run, so a disagreement between
+  GX and our SQL fails the check instead of passing unnoticed.
+
+The rules restate the row rules of pipeline/sources/base.finalize: a reader that ends with finalize
+can only fail here through a bug. Table rules (columns, unique ids, a sudden drop in row count, and
+the per-file rules of pipeline/expectations/ingest_files.py) can fail with any input.
 
 great_expectations is imported inside the functions: it takes seconds to import, and loading the
 Dagster definitions must stay fast.
@@ -6,47 +16,93 @@ Dagster definitions must stay fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
 
 import pandas as pd
 
 from pipeline import schema
+from pipeline.expectations import pcodes
+from pipeline.expectations.rules import Rule, SuiteResult, q, run_sql, sql_literal
 
 SUITE_NAME = "observations"
+SAMPLE_ROWS = 50_000
+# a run whose observations fall below this share of the last good run's fails (DISPLACEMENT_MIN_ROW_SHARE)
+MIN_ROW_SHARE = 0.5
 
 
-def expectations():
-    import great_expectations as gx
+def _gx(name: str, **kwargs):
+    def build():
+        import great_expectations as gx
 
-    E = gx.expectations
-    out = [E.ExpectTableColumnsToMatchSet(column_set=schema.COLUMN_NAMES, exact_match=True)]
+        return getattr(gx.expectations, name)(**kwargs)
+
+    return build
+
+
+def _in_list(values) -> str:
+    return "[" + ", ".join(sql_literal(v) for v in values) + "]"
+
+
+def rules() -> list[Rule]:
+    out: list[Rule] = []
+    cols = schema.COLUMN_NAMES
+    out.append(Rule(
+        "expect_table_columns_to_match_set", None, "exactly the canonical columns",
+        count_sql=(f"SELECT (SELECT count(*) FROM (SELECT unnest({_in_list(cols)}) EXCEPT "
+                   "SELECT column_name FROM (DESCRIBE {table}))) + (SELECT count(*) FROM (SELECT column_name FROM "
+                   f"(DESCRIBE {{table}}) EXCEPT SELECT unnest({_in_list(cols)})))"),
+        sample_sql=(f"SELECT * FROM (SELECT unnest({_in_list(cols)}) EXCEPT SELECT column_name FROM (DESCRIBE {{table}})) "
+                    "LIMIT 5"),
+        gx=_gx("ExpectTableColumnsToMatchSet", column_set=cols, exact_match=True)))
     for col in schema.REQUIRED:
-        out.append(E.ExpectColumnValuesToNotBeNull(column=col))
+        out.append(Rule("expect_column_values_to_not_be_null", col, f"{col} is required", bad=f"{q(col)} IS NULL",
+                        gx=_gx("ExpectColumnValuesToNotBeNull", column=col)))
     for col, vocab in schema.VOCABULARIES.items():
-        out.append(E.ExpectColumnValuesToBeInSet(column=col, value_set=list(vocab)))
+        out.append(Rule("expect_column_values_to_be_in_set", col, f"{col} in its vocabulary",
+                        bad=f"NOT list_contains({_in_list(vocab)}, {q(col)})",
+                        gx=_gx("ExpectColumnValuesToBeInSet", column=col, value_set=list(vocab))))
     for col in ("value_low", "value_best", "value_high"):
-        out.append(E.ExpectColumnValuesToBeBetween(column=col, min_value=0))
-    out.append(E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="value_best", column_B="value_low", or_equal=True,
-                                                         ignore_row_if="either_value_is_missing"))
-    out.append(E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="value_high", column_B="value_best", or_equal=True,
-                                                         ignore_row_if="either_value_is_missing"))
-    out.append(E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="period_end", column_B="period_start", or_equal=True,
-                                                         ignore_row_if="either_value_is_missing"))
-    out.append(E.ExpectColumnValuesToBeUnique(column="obs_id"))
-    out.append(E.ExpectColumnValuesToMatchRegex(column="country_iso3", regex=r"^[A-Z]{3}$"))
+        out.append(Rule("expect_column_values_to_be_between", col, f"{col} >= 0", bad=f"{q(col)} < 0",
+                        gx=_gx("ExpectColumnValuesToBeBetween", column=col, min_value=0)))
+    out.append(Rule("expect_column_values_to_be_between", "ingest_row", "ingest_row >= 1 (a real line)",
+                    bad='"ingest_row" < 1', gx=_gx("ExpectColumnValuesToBeBetween", column="ingest_row", min_value=1)))
+    for a, b, what in (("value_best", "value_low", "value_low <= value_best"),
+                       ("value_high", "value_best", "value_best <= value_high"),
+                       ("period_end", "period_start", "period_start <= period_end")):
+        out.append(Rule("expect_column_pair_values_a_to_be_greater_than_b", f"{a},{b}", what, bad=f"{q(a)} < {q(b)}",
+                        gx=_gx("ExpectColumnPairValuesAToBeGreaterThanB", column_A=a, column_B=b, or_equal=True,
+                               ignore_row_if="either_value_is_missing")))
+    out.append(Rule(
+        "expect_column_values_to_be_unique", "obs_id", "one row per obs_id",
+        count_sql=("SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {table} WHERE obs_id IS NOT NULL "
+                   "GROUP BY obs_id HAVING count(*) > 1)"),
+        sample_sql="SELECT obs_id FROM {table} GROUP BY obs_id HAVING count(*) > 1 ORDER BY 1 LIMIT 5",
+        gx=_gx("ExpectColumnValuesToBeUnique", column="obs_id")))
+    for col in ("country_iso3", "origin_iso3"):
+        out.append(Rule("expect_column_values_to_match_regex", col, f"{col} is ISO 3166 alpha-3",
+                        bad=f"NOT regexp_full_match({q(col)}, {sql_literal(pcodes.ISO3)})",
+                        gx=_gx("ExpectColumnValuesToMatchRegex", column=col, regex=f"^{pcodes.ISO3}$")))
+    known = list(pcodes.PCODES)
+    for level, col in ((1, "admin1_code"), (2, "admin2_code")):
+        for iso3 in known:
+            pat = pcodes.pattern(iso3, level)
+            out.append(Rule("expect_column_values_to_match_regex", col, f"{col} shaped {pat} where country is {iso3}",
+                            bad=f"country_iso3 = {sql_literal(iso3)} AND NOT regexp_full_match({q(col)}, {sql_literal(pat)})",
+                            gx=_gx("ExpectColumnValuesToMatchRegex", column=col, regex=f"^{pat}$",
+                                   row_condition=f'country_iso3=="{iso3}"', condition_parser="pandas")))
+        out.append(Rule("expect_column_values_to_match_regex", col, f"{col} shaped {pcodes.GENERIC_PCODE} elsewhere",
+                        bad=(f"coalesce(country_iso3, '') NOT IN ({', '.join(map(sql_literal, known))}) AND "
+                             f"NOT regexp_full_match({q(col)}, {sql_literal(pcodes.GENERIC_PCODE)})"),
+                        gx=_gx("ExpectColumnValuesToMatchRegex", column=col, regex=f"^{pcodes.GENERIC_PCODE}$",
+                               row_condition=f"country_iso3 not in {known!r}", condition_parser="pandas")))
+    out.append(Rule("admin2_code_within_admin1_code", "admin2_code", "an admin2 P-code starts with its admin1 P-code",
+                    bad="NOT starts_with(admin2_code, admin1_code)"))
     return out
 
 
-@dataclass
-class SuiteResult:
-    suite: str
-    success: bool
-    rows: int
-    results: list[dict] = field(default_factory=list)
-
-    @property
-    def failed(self) -> list[dict]:
-        return [r for r in self.results if not r["success"]]
+def expectations():
+    """The GX expectations of the suite (every rule that GX can state)."""
+    return [r.gx() for r in rules() if r.gx is not None]
 
 
 def validate(frame: pd.DataFrame, suite_name: str = SUITE_NAME, exps=None) -> SuiteResult:
@@ -79,6 +135,69 @@ def validate(frame: pd.DataFrame, suite_name: str = SUITE_NAME, exps=None) -> Su
             "success": bool(r.success),
             "unexpected_count": int(res.get("unexpected_count") or 0),
             "sample": ", ".join(str(v) for v in (res.get("partial_unexpected_list") or [])[:5]) or None,
+            "id": cfg.id,
         })
     rows.sort(key=lambda r: (r["expectation"], r["column"] or ""))
-    return SuiteResult(suite=suite_name, success=bool(result.success), rows=len(frame), results=rows)
+    return SuiteResult(suite=suite_name, success=bool(result.success), rows=len(frame), results=rows, engine="gx")
+
+
+def _min_row_share() -> float:
+    try:
+        return float(os.environ.get("DISPLACEMENT_MIN_ROW_SHARE", MIN_ROW_SHARE))
+    except ValueError:
+        return MIN_ROW_SHARE
+
+
+def check(con, *, table: str = "observations", sample_rows: int = SAMPLE_ROWS, last_good_rows: int | None = None,
+          use_gx: bool = True) -> list[SuiteResult]:
+    """The observations suite over `table`: SQL over every row, GX cross-check on a sample, row-count drop.
+
+    Returns [SQL result over the whole table (with the table rules), GX result over the sample]; the
+    first is what passes or fails the blocking check, and includes a `gx_agrees_with_sql` rule.
+    """
+    suite_rules = rules()
+    columns = suite_rules[0]
+    full = run_sql(con, table, [columns], SUITE_NAME)
+    if not full.success:  # the row rules would fail on a missing column: report the columns, stop there
+        return [full]
+    full = run_sql(con, table, suite_rules, SUITE_NAME)
+    rows = full.rows
+
+    share = _min_row_share()
+    dropped = last_good_rows is not None and last_good_rows > 0 and rows < share * last_good_rows
+    full.results.append({
+        "expectation": "row_count_not_below_share_of_last_good_run", "column": None, "success": not dropped,
+        "unexpected_count": (last_good_rows - rows) if dropped else 0,
+        # a sample only on failure: the results are published, and must not change from run to run
+        "sample": f"{rows} rows now, {last_good_rows} in the last good run (minimum share {share:g})"
+        if dropped else None, "rule": "row_count_drop"})
+
+    out = [full]
+    if use_gx:
+        # the same rows every run: lowest hash of the stable obs_id (ties broken by obs_id itself)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _gx_sample AS SELECT * FROM {table} "
+                    f"ORDER BY hash(obs_id), obs_id LIMIT {int(sample_rows)}")
+        gx_rules = [r for r in suite_rules if r.gx is not None]
+        on_sample = run_sql(con, "_gx_sample", gx_rules, SUITE_NAME)
+        frame = con.execute("SELECT * FROM _gx_sample").df()
+        con.execute("DROP TABLE _gx_sample")
+        exps = [r.gx() for r in gx_rules]
+        gx_result = validate(frame, SUITE_NAME, exps)  # adding them to a suite gives each expectation its id
+        gx_result.suite = f"{SUITE_NAME}:gx_sample"
+        by_id = {g.pop("id"): g for g in gx_result.results}
+        disagree = []
+        for exp, s in zip(exps, on_sample.results):
+            g = by_id.get(exp.id)
+            table_rule = s["expectation"] == "expect_table_columns_to_match_set"
+            same = g is not None and g["success"] == s["success"] and (table_rule or g["unexpected_count"] == s["unexpected_count"])
+            if not same:
+                disagree.append(f"{s['rule']}: sql {s['unexpected_count']} vs gx "
+                                f"{'missing' if g is None else g['unexpected_count']}")
+        full.results.append({
+            "expectation": "gx_agrees_with_sql_on_sample", "column": None, "success": not disagree,
+            "unexpected_count": len(disagree),
+            "sample": "; ".join(disagree[:5]) or f"{len(gx_rules)} expectations agree on {len(frame)} sampled rows",
+            "rule": "gx_sql_agreement"})
+        out.append(gx_result)
+    full.success = all(r["success"] for r in full.results)
+    return out

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import schema
+from pipeline.expectations import pcodes
 from pipeline.schema import Rejection, ReadResult
 
 NUMERIC = ("value_low", "value_best", "value_high", "household_size")
@@ -46,6 +47,22 @@ def _to_date(series: pd.Series) -> pd.Series:
         return series.astype("datetime64[s]")
     text = per_unique(series, lambda v: v.strip()[:10])
     return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
+
+
+def _matches(series: pd.Series, pattern_for, key: pd.Series | None = None) -> pd.Series:
+    """Full match of stripped text against pattern_for(key) (NA -> False), evaluated once per distinct
+    (key, value) pair: a million-row column of codes has a few hundred distinct values."""
+    import re
+
+    import numpy
+
+    text = series.astype("string")
+    keys = key if key is not None else pd.Series("", index=series.index, dtype="string")
+    pairs = pd.MultiIndex.from_arrays([keys.fillna("").astype(object), text.astype(object)])
+    codes, uniques = pd.factorize(pairs)
+    ok = [isinstance(v, str) and re.fullmatch(pattern_for(k), v.strip()) is not None for k, v in uniques]
+    ok.append(False)
+    return pd.Series(numpy.asarray(ok, dtype=bool)[numpy.where(codes < 0, len(ok) - 1, codes)], index=series.index)
 
 
 class _Collector:
@@ -121,6 +138,24 @@ def finalize(
                                                                                 q_codes)), index=frame.index)
     for name, vocab in schema.VOCABULARIES.items():
         c.flag(~frame[name].isin(vocab), name, "vocabulary", f"expected one of: {', '.join(vocab)}")
+
+    # codes: ISO 3166 alpha-3 countries, P-codes shaped as the country's (pipeline/expectations/pcodes.py)
+    for name in ("country_iso3", "origin_iso3"):
+        c.flag(~_blank(frame[name]) & ~_matches(frame[name], lambda _: pcodes.ISO3), name, "country_code",
+               "expected an ISO 3166 alpha-3 country code such as SYR")
+    country = frame["country_iso3"].astype("string").fillna("")
+    for level, name in ((1, "admin1_code"), (2, "admin2_code")):
+        present = ~_blank(frame[name])
+        if present.any():
+            c.flag(present & ~_matches(frame[name], lambda iso3: pcodes.pattern(iso3, level), country), name, "pcode",
+                   f"expected an admin{level} P-code shaped as the country's (such as "
+                   f"{'SY07' if level == 1 else 'SY0703'} in Syria)")
+    both = ~_blank(frame["admin1_code"]) & ~_blank(frame["admin2_code"])
+    if both.any():
+        pairs = frame.loc[both, ["admin1_code", "admin2_code"]].astype("string")
+        nested = pd.Series(True, index=frame.index)
+        nested[both] = [b.strip().startswith(a.strip()) for a, b in zip(pairs["admin1_code"], pairs["admin2_code"])]
+        c.flag(~nested, "admin2_code", "pcode_nesting", "the admin2 P-code does not start with its admin1 P-code")
 
     # bounds from qualifier where the source gave none
     best = nums["value_best"]

@@ -1,0 +1,84 @@
+"""A rule stated once, run two ways: compiled to DuckDB SQL over the whole table, and (where GX has the
+expectation) as a Great Expectations expectation over a bounded sample, to check the two agree.
+
+Why: GX 1.x has no DuckDB source, and validating a 5-million-row frame through pandas costs about 24 s
+for five expectations. One DuckDB pass computes every rule's unexpected count over every row in well
+under a second; GX then checks on a deterministic sample (the same rows each run, chosen by a hash of
+the key) that the SQL means what the expectation means.
+
+A rule is either a row rule (`bad`: a SQL predicate, TRUE for an offending row; NULL counts as not
+offending, as GX ignores missing values in column-map expectations) or a table rule (`count_sql`: a
+query over `{table}` returning the number of offending rows, with `sample_sql` listing a few).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Rule:
+    expectation: str  # a GX expectation type name, or our own name for a rule GX cannot state
+    column: str | None
+    description: str
+    bad: str | None = None  # row rule: SQL predicate, TRUE when the row breaks the rule
+    count_sql: str | None = None  # table rule: SELECT returning one number (offending rows), over {table}
+    sample_sql: str | None = None  # table rule: SELECT returning up to 5 offending values, over {table}
+    gx: Callable[[], object] | None = field(default=None, compare=False)  # builds the GX expectation
+
+    @property
+    def key(self) -> str:
+        return f"{self.expectation}({self.column or ''})"
+
+
+@dataclass
+class SuiteResult:
+    suite: str
+    success: bool
+    rows: int
+    results: list[dict] = field(default_factory=list)
+    engine: str = "duckdb"
+
+    @property
+    def failed(self) -> list[dict]:
+        return [r for r in self.results if not r["success"]]
+
+    @property
+    def unexpected(self) -> int:
+        return sum(r["unexpected_count"] for r in self.results)
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def run_sql(con, table: str, rules: list[Rule], suite: str, *, sample: int = 5) -> SuiteResult:
+    """Every row rule in one scan of `table` (count_if per rule), table rules one query each; samples of
+    offending values only for the rules that failed, so a clean table costs one pass."""
+    row_rules = [r for r in rules if r.bad is not None]
+    exprs = ["count(*)"] + [f"count_if(({r.bad}) IS TRUE)" for r in row_rules]
+    counts = con.execute(f"SELECT {', '.join(exprs)} FROM {table}").fetchall()[0]
+    rows, by_rule = int(counts[0]), dict(zip(row_rules, counts[1:]))
+    for r in rules:
+        if r.count_sql is not None:
+            by_rule[r] = con.execute(r.count_sql.format(table=table)).fetchall()[0][0] or 0
+    results = []
+    for r in rules:
+        n = int(by_rule[r])
+        shown = None
+        if n:
+            if r.bad is not None:
+                what = f"CAST({q(r.column)} AS VARCHAR)" if r.column else "'row'"
+                query = f"SELECT DISTINCT {what} FROM {table} WHERE ({r.bad}) IS TRUE ORDER BY 1 LIMIT {sample}"
+            else:
+                query = r.sample_sql.format(table=table) if r.sample_sql else None
+            if query:
+                shown = ", ".join("null" if v[0] is None else str(v[0])[:80] for v in con.execute(query).fetchall())
+        results.append({"expectation": r.expectation, "column": r.column, "success": n == 0,
+                        "unexpected_count": n, "sample": shown, "rule": r.key})
+    return SuiteResult(suite=suite, success=all(x["success"] for x in results), rows=rows, results=results)
