@@ -283,7 +283,7 @@ def _slow_frame(header, rows, path, usecols):
     rejected = []
     kept = []
     for line, r in rows:
-        if len(r) > width and any(c.strip() for c in r[width:]):
+        if len(r) > width:
             rejected.append(Rejection(str(path), line, None, "shape",
                                       f"line {line} has {len(r)} fields, the header has {width} "
                                       "(an unquoted comma or a wrong delimiter?)"))
@@ -396,19 +396,30 @@ def first_keys(obj, *keys: str) -> set[str]:
 def finalize_parts(parts, *, fmt: str, path, sha256: str, rows_read: int, extra_rejections=None):
     """`base.finalize` over several mapped frames of the same input rows (one per metric, or per sheet),
     each with its own source-column names, combined into one ReadResult. parts: (frame, source_cols)
-    or (frame, source_cols, rewrite) where rewrite(Rejection) -> Rejection (e.g. to name a sheet)."""
+    or (frame, source_cols, rewrite) where rewrite(Rejection) -> Rejection (e.g. to name a sheet).
+
+    A row is accepted or rejected whole: when one of its figures is rejected, its other figures are
+    dropped too, so the observations always come from exactly the accepted rows.
+    """
+    from pipeline.schema import ReadResult, empty_observations
     from pipeline.sources.base import finalize
 
-    frames, rejected = [], list(extra_rejections or [])
+    results, rejected = [], list(extra_rejections or [])
     for part in parts:
         frame, cols = part[0], part[1]
         rewrite = part[2] if len(part) > 2 else None
         r = finalize(frame, fmt=fmt, path=path, sha256=sha256, source_cols=cols)
-        frames.append(r.observations)
+        label = rewrite(Rejection(str(path), None, None, "", "")).file if rewrite else str(path)
+        results.append((label, r.observations))
         rejected.extend(map(rewrite, r.rejected) if rewrite else r.rejected)
-    from pipeline.schema import ReadResult, empty_observations
-
-    frames = [f for f in frames if len(f)]
+    bad = {(r.file, r.line) for r in rejected if r.line is not None}
+    frames = []
+    for label, obs in results:
+        lines = {line for f, line in bad if f == label}
+        if lines:
+            obs = obs.loc[~obs["ingest_row"].isin(list(lines)).fillna(False).astype(bool)]
+        if len(obs):
+            frames.append(obs)
     obs = pd.concat(frames, ignore_index=True) if frames else empty_observations()
     seen, unique = set(), []
     for r in rejected:  # one row mapped to two observations reports a shared fault once
@@ -416,6 +427,5 @@ def finalize_parts(parts, *, fmt: str, path, sha256: str, rows_read: int, extra_
         if k not in seen:
             seen.add(k)
             unique.append(r)
-    rejected = unique
-    rejected.sort(key=lambda r: (r.file, r.line or 0, r.column or ""))
-    return ReadResult(format=fmt, file=str(path), rows_read=rows_read, observations=obs, rejected=rejected)
+    unique.sort(key=lambda r: (r.file, r.line or 0, r.column or ""))
+    return ReadResult(format=fmt, file=str(path), rows_read=rows_read, observations=obs, rejected=unique)

@@ -1,0 +1,265 @@
+"""Broken inputs: each gives one clear message naming the file (and line and column where it applies),
+never a traceback, with bounded memory; the good rows of a partly bad file are kept."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+from pipeline.schema import InputError
+from pipeline.sources.detect import read_path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIX = Path(__file__).parent / "fixtures" / "sources"
+CLI = ROOT / ".venv" / "bin" / "displacement"
+_spec = importlib.util.spec_from_file_location("make_xlsx", FIX / "make_xlsx.py")
+make_xlsx = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_xlsx)
+
+GOOD = (FIX / "hapi_idps.csv").read_text()
+HEADER, *ROWS = GOOD.splitlines()
+
+
+def write(tmp_path, name, content) -> Path:
+    p = tmp_path / name
+    p.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return p
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    exe = [str(CLI)] if CLI.exists() else [sys.executable, "-m", "pipeline.cli"]
+    env = {k: v for k, v in os.environ.items() if k != "DISPLACEMENT_DEBUG"}
+    return subprocess.run(exe + list(args), capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+
+
+def refused(path: Path, pattern: str) -> str:
+    with pytest.raises(InputError) as info:
+        read_path(path)
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message
+    assert pattern.lower() in message.lower(), message
+    return message
+
+
+def with_row(line_no: int, row: str) -> str:
+    """The good fixture with `row` replacing data line `line_no` (header = line 1)."""
+    rows = list(ROWS)
+    rows[line_no - 2] = row
+    return "\n".join([HEADER, *rows]) + "\n"
+
+
+def only_rejection(result):
+    assert result.rows_rejected == 1
+    assert result.rows_read == result.rows_accepted + result.rows_rejected == len(ROWS)
+    assert len(result.observations) == len(ROWS) - 1  # the good rows are kept
+    return result.rejected[0]
+
+
+# ------------------------------------------------------------------------------ unreadable files
+
+def test_empty(tmp_path):
+    refused(write(tmp_path, "empty.csv", b""), "empty")
+    refused(write(tmp_path, "blank.csv", b"\n\n  \n"), "empty")
+
+
+def test_binary_junk(tmp_path):
+    rng = random.Random(7)
+    refused(write(tmp_path, "junk.csv", bytes(rng.randrange(256) for _ in range(5000))), "")
+    # junk without NUL bytes: not UTF-8, and not Arabic text either
+    no_nul = bytes(rng.randrange(128, 256) for _ in range(5000))
+    refused(write(tmp_path, "junk2.csv", no_nul), "not UTF-8")
+
+
+def test_wrong_delimiter(tmp_path):
+    refused(write(tmp_path, "semi.csv", GOOD.replace(",", ";")), "semicolons")
+    refused(write(tmp_path, "tabs.csv", GOOD.replace(",", "\t")), "tabs")
+
+
+def test_required_column_missing(tmp_path):
+    text = "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != 12) for line in GOOD.splitlines())
+    msg = refused(write(tmp_path, "nopop.csv", text), "missing required column(s) population")
+    assert "line 1" in msg and "HAPI" in msg
+
+
+def test_unknown_format(tmp_path):
+    refused(write(tmp_path, "other.csv", "a,b,c\n1,2,3\n"), "unknown format")
+    refused(write(tmp_path, "other.json", json.dumps({"hello": [1, 2]})), "unknown format")
+
+
+def test_truncated_json(tmp_path):
+    text = (FIX / "idmc_idu.json").read_text()
+    refused(write(tmp_path, "cut.json", text[: len(text) // 2]), "invalid JSON")
+
+
+def test_corrupt_workbook(tmp_path):
+    good = make_xlsx.write_xlsx(tmp_path / "good.xlsx", make_xlsx.ACLED_SHEETS).read_bytes()
+    refused(write(tmp_path, "cut.xlsx", good[: len(good) // 2]), "corrupt")
+    # a well-formed zip whose sheet XML is garbage
+    bad = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(good)) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, b"<worksheet><sheetData><row" if item.filename.endswith("sheet3.xml") else data)
+    refused(write(tmp_path, "garbled.xlsx", bad.getvalue()), "")
+
+
+def test_truncated_gzip(tmp_path):
+    import gzip
+
+    data = gzip.compress(GOOD.encode())
+    refused(write(tmp_path, "cut.csv.gz", data[: len(data) // 2]), "truncated gzip")
+
+
+@pytest.fixture(scope="module")
+def gzip_bomb(tmp_path_factory) -> Path:
+    """1 GB of zeros, gzip level 9 (about 1 MB), built by streaming so the test never holds 1 GB."""
+    path = tmp_path_factory.mktemp("bomb") / "zeros.csv.gz"
+    c = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    chunk = bytes(16 << 20)
+    with open(path, "wb") as fh:
+        for _ in range(64):
+            fh.write(c.compress(chunk))
+        fh.write(c.flush())
+    return path
+
+
+def test_gzip_bomb_is_refused_with_bounded_memory(gzip_bomb):
+    assert gzip_bomb.stat().st_size < 2 << 20
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = cli("validate", str(gzip_bomb))
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert proc.returncode == 2
+    assert "decompression bomb" in proc.stderr and str(gzip_bomb) in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert max(peak_kb, before) < 800 * 1024, f"peak RSS {peak_kb} kB"
+
+
+def test_zip_bomb_is_refused(tmp_path):
+    p = tmp_path / "zeros.zip"
+    with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        with z.open("zeros.csv", "w", force_zip64=True) as fh:
+            for _ in range(40):
+                fh.write(bytes(8 << 20))
+    refused(p, "decompression bomb")
+
+
+# ------------------------------------------------------------------- partly bad: good rows kept
+
+def test_text_in_number_column(tmp_path):
+    bad = ROWS[2].replace(",40000,", ",forty thousand,")
+    r = read_path(write(tmp_path, "text.csv", with_row(4, bad)))
+    x = only_rejection(r)
+    assert (x.line, x.column, x.value) == (4, "population", "forty thousand") and "number" in x.message
+
+
+def test_negative_figure(tmp_path):
+    r = read_path(write(tmp_path, "neg.csv", with_row(3, ROWS[1].replace(",150000,", ",-150000,"))))
+    x = only_rejection(r)
+    assert (x.line, x.column) == (3, "population") and "zero or more" in x.message
+
+
+def test_end_before_start(tmp_path):
+    bad = ROWS[0].replace("2023-03-31,2023-03-31", "2023-03-31,2023-01-31")
+    x = only_rejection(read_path(write(tmp_path, "order.csv", with_row(2, bad))))
+    assert (x.line, x.column) == (2, "reference_period_end") and "before" in x.message
+
+
+def test_impossible_date(tmp_path):
+    bad = ROWS[4].replace("2023-06-30,2023-06-30", "2023-02-30,2023-02-30")
+    x = only_rejection(read_path(write(tmp_path, "date.csv", with_row(6, bad))))
+    assert (x.line, x.column) == (6, "reference_period_start") and "real date" in x.message
+
+
+def test_truncated_csv_keeps_complete_rows(tmp_path):
+    text = GOOD.rstrip("\n")
+    cut = text[: text.rindex(",Hurricane Matthew") + 5]  # the last row stops mid-field
+    r = read_path(write(tmp_path, "cut.csv", cut))
+    x = only_rejection(r)
+    assert x.line == 7
+
+
+def test_row_wider_than_header(tmp_path):
+    bad = ROWS[3].replace(",52000,", ",52,000,")  # an unquoted thousands separator
+    r = read_path(write(tmp_path, "wide.csv", with_row(5, bad)))
+    x = only_rejection(r)
+    assert x.line == 5 and "fields" in x.message
+
+
+def test_a_20_mb_line_is_set_aside_with_bounded_memory(tmp_path):
+    huge = "HTI,Y,Y," + "x" * (20 << 20) + ",,,,,,0,Countrywide monitoring,BA,1,1,2023-03-31,2023-03-31,a,b,,"
+    p = write(tmp_path, "long.csv", with_row(3, huge))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = cli("validate", "--json", str(p))
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["rows_read"], out["rows_accepted"], out["rows_rejected"]) == (6, 5, 1)
+    assert out["errors"][0]["line"] == 3 and "over the limit" in out["errors"][0]["message"]
+    assert max(peak_kb, before) < 800 * 1024
+
+
+def test_header_only(tmp_path):
+    r = read_path(write(tmp_path, "header.csv", HEADER + "\n"))
+    assert (r.format, r.rows_read, r.rows_rejected, len(r.observations)) == ("hapi-idps", 0, 0, 0)
+    proc = cli("validate", str(tmp_path / "header.csv"))
+    assert proc.returncode == 0 and "no data rows" in proc.stdout
+
+
+def test_workbook_bad_cells_name_sheet_row_and_column(tmp_path):
+    sheets = dict(make_xlsx.ACLED_SHEETS)
+    sheets["HRP_1"] = sheets["HRP_1"] + [["Syria", "Idleb", "Harim", "SYR", "SY0704", "SY07", "December", "2019",
+                                          -3, 2]]
+    r = read_path(make_xlsx.write_xlsx(tmp_path / "neg.xlsx", sheets))
+    assert r.rows_read == 7 and r.rows_rejected == 1 and len(r.observations) == 12
+    x = r.rejected[0]
+    assert (x.line, x.column) == (5, "Events") and "HRP_1" in x.message and "HRP_1" in x.file
+
+
+# ------------------------------------------------------------------------------------- the CLI
+
+def test_cli_json_report_for_a_partly_bad_file(tmp_path):
+    p = write(tmp_path, "mixed.csv", with_row(4, ROWS[2].replace(",40000,", ",n/a,")))
+    proc = cli("validate", "--json", str(p))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert set(out) == {"format", "rows_read", "rows_accepted", "rows_rejected", "errors"}
+    assert (out["format"], out["rows_read"], out["rows_accepted"], out["rows_rejected"]) == ("hapi-idps", 6, 5, 1)
+    assert out["errors"] == [{"line": 4, "column": "population", "message": "expected a number"}]
+
+
+def test_cli_text_report_names_file_line_and_column(tmp_path):
+    p = write(tmp_path, "mixed.csv", with_row(4, ROWS[2].replace(",40000,", ",n/a,")))
+    proc = cli("validate", str(p))
+    assert proc.returncode == 0
+    assert "hapi-idps" in proc.stdout and f"{p}:4: column population: expected a number" in proc.stdout
+
+
+@pytest.mark.parametrize("name,content,pattern", [
+    ("junk.bin", bytes(range(256)) * 20, "binary"),
+    ("semi.csv", GOOD.replace(",", ";"), "semicolons"),
+    ("cut.json", '{"data": [{"location_code": "HTI", ', "invalid JSON"),
+    ("empty.csv", b"", "empty"),
+])
+def test_cli_unreadable_exits_2_with_one_line(tmp_path, name, content, pattern):
+    p = write(tmp_path, name, content)
+    proc = cli("validate", str(p))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(p) in lines[0] and pattern in lines[0]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_cli_missing_file(tmp_path):
+    proc = cli("validate", str(tmp_path / "nowhere.csv"))
+    assert proc.returncode == 2 and "nowhere.csv" in proc.stderr and "Traceback" not in proc.stderr
