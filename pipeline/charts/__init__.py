@@ -2,6 +2,14 @@
 
 Chart functions take a DuckDB connection to the warehouse and query the model tables; altair is
 imported here, not in the Dagster definitions, to keep loading fast.
+
+Rules every chart follows, so the site can check them:
+- one data frame (`ChartSpec.data`) feeds every layer; layers pick their rows with a filter on the
+  `layer` column. That frame is the CSV download, so the CSV is exactly the data drawn.
+- dates are ISO strings (`YYYY-MM-DD`) read as UTC, so a reader's time zone never shifts a day;
+  numbers are rounded before drawing, so the CSV and the chart show the same figures.
+- the page shows the title and subtitle as HTML; PNG and SVG exports carry them inside the image,
+  with the sources, for use in articles.
 """
 
 from __future__ import annotations
@@ -12,7 +20,10 @@ import pandas as pd
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, YELLOW, BLACK = PALETTE
+GREY = "#767676"  # 4.5:1 on white
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', 'Noto Sans Arabic', sans-serif"
+DATE_FORMAT = "%-d %b %Y"
 
 
 @dataclass
@@ -21,23 +32,53 @@ class ChartSpec:
     title: str
     subtitle: str
     description: str  # for screen readers and as a caption a journalist could quote
-    chart: object  # altair.Chart
+    chart: object  # altair chart, without title (the page and the exports add it)
     data: pd.DataFrame  # exactly what is drawn, offered as CSV
     sources: list[dict] = field(default_factory=list)  # {org, title, url, published_on}
     method: str = ""
+    height: int = 320
 
 
 def theme() -> dict:
     return {
         "config": {
             "font": FONT,
-            "view": {"stroke": None, "continuousWidth": 640, "continuousHeight": 300},
+            "view": {"stroke": None, "continuousWidth": 640, "continuousHeight": 320},
             "range": {"category": PALETTE},
-            "axis": {"labelFontSize": 12, "titleFontSize": 12, "gridColor": "#e6e6e6", "domainColor": "#888"},
-            "legend": {"labelFontSize": 12, "titleFontSize": 12, "orient": "bottom"},
-            "title": {"fontSize": 16, "subtitleFontSize": 13, "anchor": "start", "subtitleColor": "#444"},
+            "axis": {"labelFontSize": 12, "titleFontSize": 12, "gridColor": "#e6e6e6", "domainColor": "#888",
+                     "labelColor": "#333", "titleColor": "#333", "labelOverlap": True, "titleFontWeight": "normal"},
+            "axisX": {"labelAngle": 0},
+            "legend": {"labelFontSize": 12, "titleFontSize": 12, "orient": "bottom", "direction": "vertical",
+                       "labelLimit": 320, "symbolStrokeWidth": 2},
+            "title": {"fontSize": 16, "subtitleFontSize": 12, "anchor": "start", "subtitleColor": "#444",
+                      "subtitlePadding": 4, "offset": 12},
+            "text": {"fontSize": 11},
         }
     }
+
+
+def iso(values) -> pd.Series:
+    """Dates as ISO day strings (what the chart reads and the CSV holds)."""
+    s = pd.to_datetime(pd.Series(values))
+    return s.dt.strftime("%Y-%m-%d").where(s.notna(), None)
+
+
+def whole(values) -> pd.Series:
+    """Round to whole people, keeping blanks blank."""
+    return pd.Series(values, dtype="Float64").round(0).astype("Int64")
+
+
+def x_date(field_: str = "date", title=None, **kw):
+    import altair as alt
+
+    return alt.X(f"{field_}:T", title=title, scale=alt.Scale(type="utc", **kw.pop("scale", {})),
+                 axis=alt.Axis(format="%b %Y", tickCount=kw.pop("ticks", 6), labelOverlap=True), **kw)
+
+
+def tip_date(field_: str = "date", title: str = "date"):
+    import altair as alt
+
+    return alt.Tooltip(f"{field_}:T", title=title, format=DATE_FORMAT, formatType="utc")
 
 
 def sources_of(con, obs_ids: list[str]) -> list[dict]:
@@ -47,7 +88,7 @@ def sources_of(con, obs_ids: list[str]) -> list[dict]:
     rows = con.execute(
         """SELECT DISTINCT source_org, source_title, source_url, published_on
            FROM observations WHERE obs_id IN (SELECT unnest(?::VARCHAR[]))
-           ORDER BY published_on NULLS LAST, source_org, source_title""",
+           ORDER BY published_on NULLS LAST, source_org, source_title, source_url""",
         [sorted(set(obs_ids))],
     ).fetchall()
     return [{"org": o, "title": t, "url": u, "published_on": p.isoformat() if p else None} for o, t, u, p in rows]
@@ -58,3 +99,11 @@ def _base():
 
     alt.data_transformers.disable_max_rows()
     return alt
+
+
+def tidy(frame: pd.DataFrame) -> pd.DataFrame:
+    """Blanks as None (null in the spec, empty in the CSV), whole numbers as int: one value, two encodings."""
+    out = frame.astype(object).where(frame.notna(), None)
+    for col in out.columns:
+        out[col] = out[col].map(lambda v: int(v) if isinstance(v, float) and v.is_integer() else v)
+    return out.reset_index(drop=True)

@@ -1,111 +1,269 @@
-"""Charts of displacement: cumulative scale and daily pace."""
+"""Charts of displacement: cumulative scale by wave and daily pace."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.charts import ChartSpec, _base, sources_of
+from pipeline.charts import (BLUE, GREY, ORANGE, SKY, VERMILLION, ChartSpec, _base, tidy, iso, sources_of, tip_date,
+                             whole, x_date)
 
-LOWER = "lower bound (more than / at least)"
+LOWER = "lower bound (\"more than\", \"at least\")"
 APPROX = "approximate or estimated"
 EXACT = "as reported"
+UPPER = "upper bound (\"up to\")"
+OTHER = "other sources (not joined by the line)"
 
 
 def _kind(q: str) -> str:
-    return LOWER if q in ("more_than", "at_least") else APPROX if q in ("approximately", "estimated") else EXACT
+    if q in ("more_than", "at_least"):
+        return LOWER
+    if q in ("up_to", "less_than"):
+        return UPPER
+    return APPROX if q in ("approximately", "estimated") else EXACT
 
 
-def cumulative(con, place: str = "North-west Syria", since: str = "2019-12-01") -> ChartSpec:
+def _day(d) -> str:
+    return f"{pd.Timestamp(d):%-d %B %Y}"
+
+
+def cumulative(con, place: str = "North-west Syria") -> ChartSpec:
+    """Published cumulative totals of people displaced, one line per wave, by day of the wave."""
     alt = _base()
-    reported = con.execute(
-        """SELECT period_end AS date, value_best AS people, qualifier, source_org, source_title, obs_id
-           FROM places
-           WHERE area = ? AND metric = 'displaced' AND basis = 'cumulative' AND unit = 'people'
-             AND population = 'all' AND role = 'recommended' AND period_start = ?::DATE
-           ORDER BY period_end, source_org""",
-        [place, since],
+    rows = con.execute(
+        """WITH waves AS (
+               SELECT wave_id, wave_label, start_date FROM displacement_waves WHERE place = ? AND unit = 'people')
+           SELECT w.wave_id, w.wave_label, w.start_date AS wave_start, p.period_start, p.period_end, p.value_best,
+                  p.qualifier, p.role, p.source_org, p.source_title, p.obs_id
+           FROM places AS p
+           JOIN waves AS w ON abs(datediff('day', w.start_date, p.period_start)) <= 7
+           WHERE p.area = ? AND p.metric = 'displaced' AND p.basis = 'cumulative' AND p.unit_people = 'people'
+             AND p.population = 'all'
+           ORDER BY w.start_date, p.period_end, p.role, p.source_org, p.obs_id""",
+        [place, place],
     ).df()
-    reported["kind"] = reported["qualifier"].map(_kind)
-    daily = con.execute(
-        """SELECT date, sum(people_best) OVER (ORDER BY date) AS people
-           FROM displacement_daily
-           WHERE place = ? AND metric = 'displaced' AND population = 'all' AND unit = 'people'
-             AND series_role = 'chosen' AND date >= ?::DATE
-             AND date <= (SELECT max(period_end) FROM places WHERE area = ? AND basis = 'cumulative'
-                          AND role = 'recommended' AND period_start = ?::DATE AND metric = 'displaced')
-           ORDER BY date""",
-        [place, since, place, since],
-    ).df()
-    daily["series"] = "daily estimate, summed"
-    line = alt.Chart(daily).mark_line(color="#0072B2", strokeWidth=2).encode(
-        x=alt.X("date:T", title=None), y=alt.Y("people:Q", title="people displaced since " + since, axis=alt.Axis(format="~s")),
-        tooltip=[alt.Tooltip("date:T"), alt.Tooltip("people:Q", format=",.0f")],
-    )
-    shapes = alt.Scale(domain=[LOWER, APPROX, EXACT], range=["triangle-up", "circle", "square"])
-    points = alt.Chart(reported).mark_point(filled=True, size=90, color="#D55E00").encode(
-        x="date:T", y="people:Q", shape=alt.Shape("kind:N", scale=shapes, title="reported figure"),
-        tooltip=[alt.Tooltip("date:T", title="up to"), alt.Tooltip("people:Q", format=",.0f"), "qualifier:N",
-                 "source_org:N", "source_title:N"],
-    )
-    # a lower bound points upwards: a short rule from the figure towards the top of the scale
-    bounds = alt.Chart(reported[reported["kind"] == LOWER]).mark_rule(color="#D55E00", strokeDash=[2, 2]).encode(
-        x="date:T", y="people:Q", y2=alt.Y2("upper:Q"),
-    ).transform_calculate(upper="datum.people * 1.04")
-    chart = (line + bounds + points).properties(
-        title={"text": f"People displaced in {place} since {pd.Timestamp(since):%-d %B %Y}",
-               "subtitle": "Cumulative, people. Markers: figures as published; triangles are lower bounds (\"more than\")."},
-        width="container",
-    )
-    data = pd.concat([
-        daily.assign(kind="daily estimate, summed", qualifier=None, source_org=None, source_title=None),
-        reported.drop(columns=["obs_id"]),
-    ], ignore_index=True)[["date", "people", "kind", "qualifier", "source_org", "source_title"]]
-    last = reported.iloc[-1] if len(reported) else None
-    desc = (f"Line chart of the cumulative number of people displaced in {place} since {since}. "
-            + (f"The last published figure is {last.qualifier.replace('_', ' ')} {last.people:,.0f} "
-               f"up to {last.date:%-d %B %Y} ({last.source_org})." if last is not None else ""))
+    labels = {}
+    for wave_id, g in rows.groupby("wave_id", sort=True):
+        days = sorted(set(g.loc[g["role"] == "recommended", "period_start"])) or sorted(set(g["period_start"]))
+        starts = [f"{pd.Timestamp(d):%-d %B}" for d in days]
+        labels[wave_id] = f"{g['wave_label'].iloc[0]} (since {' / '.join(starts)})"
+    data = pd.DataFrame({
+        "layer": "reported",
+        "wave": rows["wave_id"].map(labels),
+        "series": [labels[w] if r == "recommended" else OTHER for w, r in zip(rows["wave_id"], rows["role"])],
+        "day_of_wave": (pd.to_datetime(rows["period_end"]) - pd.to_datetime(rows["wave_start"])).dt.days + 1,
+        "counted_since": iso(rows["period_start"]),
+        "date": iso(rows["period_end"]),
+        "people": whole(rows["value_best"]),
+        "qualifier": rows["qualifier"],
+        "kind": rows["qualifier"].map(_kind),
+        "role": rows["role"],
+        "source_org": rows["source_org"],
+        "source_title": rows["source_title"],
+    })
+    data = tidy(data)
+    wave_names = [labels[w] for w in sorted(labels)]
+    colours = alt.Scale(domain=[*wave_names, OTHER], range=[BLUE, VERMILLION, SKY, ORANGE][:len(wave_names)] + [GREY])
+    kinds = [k for k in (LOWER, APPROX, EXACT, UPPER) if k in set(data["kind"])]
+    shapes = alt.Scale(domain=kinds, range=[{LOWER: "triangle-up", APPROX: "circle", EXACT: "square",
+                                             UPPER: "triangle-down"}[k] for k in kinds])
+    x = alt.X("day_of_wave:Q", title="days since the count began", scale=alt.Scale(domainMin=0),
+              axis=alt.Axis(tickCount=8))
+    legend = alt.Legend(title=None, orient="bottom", direction="vertical", labelLimit=460)
+    y = alt.Y("people:Q", title="people displaced (cumulative)", axis=alt.Axis(format="~s"))
+    tips = [alt.Tooltip("series:N", title="series"), tip_date("counted_since", "counted since"),
+            tip_date("date", "up to"), alt.Tooltip("people:Q", format=","), alt.Tooltip("qualifier:N"),
+            alt.Tooltip("source_org:N", title="source"), alt.Tooltip("source_title:N", title="document")]
+    base = alt.Chart(data)
+    line = base.transform_filter("datum.role === 'recommended'").mark_line(strokeWidth=2.5).encode(
+        x=x, y=y, color=alt.Color("series:N", scale=colours, legend=legend), detail="wave:N")
+    # a lower bound points upwards: a dashed rule from the figure towards larger values
+    bounds = base.transform_filter(alt.datum.kind == LOWER).transform_calculate(upper="datum.people * 1.06").mark_rule(
+        strokeDash=[3, 2], strokeWidth=1.5).encode(x=x, y=y, y2="upper:Q",
+                                                   color=alt.Color("series:N", scale=colours, legend=legend))
+    points = base.mark_point(size=80, strokeWidth=2, filled=True).encode(
+        x=x, y=y, color=alt.Color("series:N", scale=colours, legend=legend),
+        shape=alt.Shape("kind:N", scale=shapes, legend=legend), tooltip=tips)
+    chart = (line + bounds + points).properties(width="container", height=340)
+
+    rec = data[data["role"] == "recommended"]
+    parts = []
+    for w in wave_names:
+        g = rec[rec["wave"] == w]
+        if len(g):
+            last = g.iloc[-1]
+            q = {"more_than": "more than ", "at_least": "at least ", "approximately": "about ",
+                 "estimated": "an estimated "}.get(last["qualifier"], "")
+            parts.append(f"{q}{last['people']:,} people by {_day(last['date'])}, day {last['day_of_wave']} "
+                         f"of the count that began on {_day(g['counted_since'].iloc[0])} ({last['source_org']})")
+    desc = (f"Line chart of the published cumulative number of people displaced in {place}, one line for each "
+            f"wave of the offensive, drawn against the days since each count began. "
+            + ("The last figures are " + "; and ".join(parts) + ". " if parts else "")
+            + "Upward triangles are lower bounds: the true number was higher.")
     return ChartSpec(
-        name="cumulative_displacement", title=chart.title["text"], subtitle=chart.title["subtitle"],
-        description=desc, chart=chart, data=data, sources=sources_of(con, reported["obs_id"].tolist()),
-        method="Each published cumulative figure is drawn as reported. The line adds up the daily estimates "
-               "made by spreading the growth between consecutive reports evenly over the days between them.",
+        name="cumulative_displacement",
+        title=f"People displaced in {place}, wave by wave",
+        subtitle="People (not movements), cumulative since each count began. Figures as published; "
+                 "▲ marks a lower bound (\"more than\"). Grey: other sources, for comparison.",
+        description=desc, chart=chart, data=data, sources=sources_of(con, rows["obs_id"].tolist()),
+        method="Each point is a published total since the start of a wave (OCHA restated the spring count from "
+               "29 April to 1 May; both belong to one series). The line joins the recommended figures only; "
+               "figures from other sources are drawn beside them, never added to them. Counts of movements, "
+               "in which one person displaced twice counts twice, are left out.",
+        height=340,
     )
 
 
-def pace(con, place: str = "North-west Syria") -> ChartSpec:
+def _runs(dates: pd.Series) -> pd.Series:
+    """Number consecutive days 1, 1, 1, 2, 2 ... so a line breaks where days without figures lie between."""
+    d = pd.to_datetime(dates)
+    return (d.diff().dt.days.fillna(1) > 1).cumsum() + 1
+
+
+def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
     alt = _base()
     daily = con.execute(
-        """SELECT date, people_best AS people_per_day, rolling_7d, source_org, series
+        """SELECT date, people_best, rolling_7d, days_in_7d, source_org, wave_label
            FROM displacement_pace WHERE place = ? AND unit = 'people' ORDER BY date""",
         [place],
     ).df()
-    obs_ids = con.execute(
+    obs_ids = [r[0] for r in con.execute(
         """SELECT DISTINCT unnest(obs_ids) FROM displacement_daily
            WHERE place = ? AND series_role = 'chosen' AND metric = 'displaced' AND population = 'all' AND unit = 'people'""",
         [place],
-    ).fetchall()
-    events = con.execute("SELECT date, label FROM key_events ORDER BY date").df()
-    x = alt.X("date:T", title=None)
-    bars = alt.Chart(daily).mark_bar(color="#56B4E9", opacity=0.8).encode(
-        x=x, y=alt.Y("people_per_day:Q", title="people newly displaced per day", axis=alt.Axis(format="~s")),
-        tooltip=[alt.Tooltip("date:T"), alt.Tooltip("people_per_day:Q", format=",.0f"), "source_org:N"],
-    )
-    roll = alt.Chart(daily).mark_line(color="#0072B2", strokeWidth=2).encode(x=x, y="rolling_7d:Q")
-    rules = alt.Chart(events).mark_rule(color="#555", strokeDash=[4, 3]).encode(x="date:T", tooltip=["date:T", "label:N"])
-    labels = alt.Chart(events).mark_text(align="left", dx=3, dy=-4, angle=0, fontSize=10, color="#333", baseline="top").encode(
-        x="date:T", y=alt.value(0), text="label:N")
-    chart = (bars + roll + rules + labels).properties(
-        title={"text": f"How fast people fled: daily pace of displacement, {place}",
-               "subtitle": "People per day between reports (bars) and the 7-day average (line). Dashed lines: key events."},
-        width="container",
-    )
-    peak = daily.loc[daily["people_per_day"].idxmax()] if len(daily) else None
-    desc = (f"Bar chart of people newly displaced per day in {place}. "
-            + (f"The highest daily pace, about {peak.people_per_day:,.0f} people a day, was reached on "
-               f"{peak.date:%-d %B %Y}." if peak is not None else ""))
+    ).fetchall()]
+    peaks = con.execute(
+        """SELECT start_date, end_date, people, people_per_day, wave_label FROM displacement_peaks
+           WHERE place = ? AND unit = 'people' AND measure = 'peak_window' AND window_days = ?
+           ORDER BY start_date""",
+        [place, peak_days],
+    ).df()
+    lo, hi = (daily["date"].min(), daily["date"].max()) if len(daily) else (None, None)
+    events = con.execute(
+        """SELECT date, label, place, source_org, source_url FROM key_events
+           WHERE ? IS NULL OR date BETWEEN ?::DATE - 30 AND ?::DATE + 30 ORDER BY date, label""", [lo, lo, hi]).df()
+
+    day = pd.DataFrame({
+        "layer": "daily", "date": iso(daily["date"]), "end_date": None,
+        "people_per_day": whole(daily["people_best"]), "rolling_7d": whole(daily["rolling_7d"]),
+        "days_in_7d": daily["days_in_7d"].astype("Int64"), "run": _runs(daily["date"]).astype("Int64"),
+        "label": daily["wave_label"], "source_org": daily["source_org"], "level": pd.NA,
+    })
+    gaps = []
+    d = pd.to_datetime(daily["date"])
+    for prev, nxt in zip(d[:-1], d[1:]):
+        if (nxt - prev).days > 1:
+            gaps.append({"layer": "gap", "date": f"{prev + pd.Timedelta(days=1):%Y-%m-%d}",
+                         "end_date": f"{nxt:%Y-%m-%d}", "label": f"no figures for {(nxt - prev).days - 1} days"})
+    peak = pd.DataFrame({
+        "layer": "peak", "date": iso(peaks["start_date"]),
+        "end_date": iso(pd.to_datetime(peaks["end_date"]) + pd.Timedelta(days=1)),
+        "people_per_day": whole(peaks["people_per_day"]),
+        "label": [f"fastest {peak_days} days: {p:,.0f} a day" for p in peaks["people_per_day"]],
+        "source_org": None,
+    })
+    span = (pd.Timestamp(hi) - pd.Timestamp(lo)).days if lo is not None else 1
+    peak["anchor"] = ["right" if lo is not None and (pd.Timestamp(e) - pd.Timestamp(lo)).days > 0.5 * span else "left"
+                      for e in peaks["start_date"]]
+    ev = pd.DataFrame({
+        "layer": "event", "date": iso(events["date"]), "label": events["label"], "source_org": events["source_org"],
+        # stagger labels on three rows, and align the ones near the right edge to the right
+        "level": pd.Series(range(len(events)), dtype="Int64") % 3,
+        "anchor": ["right" if lo is not None and (pd.Timestamp(e) - pd.Timestamp(lo)).days > 0.7 * span else "left"
+                   for e in events["date"]],
+    })
+    data = pd.concat([x for x in (day, pd.DataFrame(gaps), peak, ev) if len(x)], ignore_index=True)
+    cols = ["layer", "date", "end_date", "people_per_day", "rolling_7d", "days_in_7d", "run", "label", "level",
+            "anchor", "source_org"]
+    data = data.reindex(columns=cols)
+    for c in ("people_per_day", "rolling_7d", "days_in_7d", "run", "level"):
+        data[c] = data[c].astype("Int64")
+
+    data = tidy(data)
+    x = x_date("date")
+    top_value = max([v for v in data["people_per_day"] if v is not None] or [1])
+    # headroom above the bars for three rows of event labels and one of peak labels
+    y = alt.Y("people_per_day:Q", title="people newly displaced per day", axis=alt.Axis(format="~s"),
+              scale=alt.Scale(domain=[0, round(top_value * 1.45, -3)], nice=False))
+    base = alt.Chart(data)
+    gap = base.transform_filter(alt.datum.layer == "gap").mark_rect(color="#f2f2f2").encode(
+        x=x, x2="end_date:T", tooltip=[alt.Tooltip("label:N", title="gap")])
+    gap_text = base.transform_filter(alt.datum.layer == "gap").transform_calculate(
+        mid="(toDate(datum.date) + toDate(datum.end_date)) / 2").mark_text(
+        color="#666", fontSize=11, baseline="bottom", dy=-4).encode(
+        x=alt.X("mid:T"), y=alt.value(320), text=alt.value("no figures"))
+    peak_rect = base.transform_filter(alt.datum.layer == "peak").mark_rect(color=ORANGE, opacity=0.35).encode(
+        x=x, x2="end_date:T", tooltip=[alt.Tooltip("label:N", title="peak"), tip_date("date", "from")])
+    bars = base.transform_filter(alt.datum.layer == "daily").mark_bar(color=SKY, width={"band": 1}).encode(
+        x=x_date("utcyearmonthdate(date)"), y=y,
+        tooltip=[tip_date(), alt.Tooltip("people_per_day:Q", title="people that day", format=","),
+                 alt.Tooltip("rolling_7d:Q", title="7-day average", format=","),
+                 alt.Tooltip("source_org:N", title="source")])
+    roll = base.transform_filter(alt.datum.layer == "daily").mark_line(color=BLUE, strokeWidth=2.5).encode(
+        x=x, y=alt.Y("rolling_7d:Q"), detail="run:N")
+    rules = base.transform_filter(alt.datum.layer == "event").mark_rule(color="#333", strokeDash=[4, 3]).encode(
+        x=x, tooltip=[tip_date(), alt.Tooltip("label:N", title="event"), alt.Tooltip("source_org:N", title="source")])
+    texts = [base.transform_filter((alt.datum.layer == "event") & (alt.datum.anchor == a)).transform_calculate(
+        ypix="6 + 14 * datum.level").mark_text(align=a, dx=4 if a == "left" else -4, baseline="top", fontSize=11,
+                                              color="#222").encode(x=x, y=alt.Y("ypix:Q", scale=None), text="label:N")
+        for a in ("left", "right")]
+    peak_text = [base.transform_filter((alt.datum.layer == "peak") & (alt.datum.anchor == a)).mark_text(
+        align=a, dx=4 if a == "left" else -4, baseline="top", fontSize=11, color="#8a4b00", fontWeight="bold").encode(
+        x=x, y=alt.Y("ypix:Q", scale=None), text="label:N").transform_calculate(ypix="8 + 14 * 3")
+        for a in ("left", "right")]
+    chart = alt.layer(gap, gap_text, peak_rect, bars, roll, rules, *texts, *peak_text).properties(
+        width="container", height=320)
+
+    top = day.loc[day["people_per_day"].idxmax()] if len(day) else None
+    desc = (f"Bar chart of people newly displaced each day in {place}, with the 7-day average as a line. "
+            + (f"The highest daily figure, about {top.people_per_day:,} people in one day, was on {_day(top.date)}. "
+               if top is not None else "")
+            + "".join(f"In the wave from {p.wave_label}, the fastest {peak_days} days ran from {_day(p.start_date)} "
+                      f"to {_day(p.end_date)}, about {p.people_per_day:,.0f} people a day. " for p in peaks.itertuples())
+            + (f"Events marked: {'; '.join(f'{_day(e.date)}, {e.label}' for e in events.itertuples())}."
+               if len(events) else ""))
     return ChartSpec(
-        name="displacement_pace", title=chart.title["text"], subtitle=chart.title["subtitle"], description=desc,
-        chart=chart, data=daily, sources=sources_of(con, [r[0] for r in obs_ids]),
-        method="The number displaced between two reports of one series is spread evenly over the days between "
-               "them; a shorter report inside that interval fixes its own days. One series is used for each day.",
+        name="displacement_pace",
+        title=f"How fast people fled: people displaced per day in {place}",
+        subtitle="People per day (bars) and the 7-day average (line), estimated from the published totals. "
+                 f"Orange: the fastest {peak_days} days of each wave. Dashed lines: key events. "
+                 "Grey: no figures, not zero.",
+        description=desc, chart=chart, data=data, sources=sources_of(con, obs_ids),
+        method="The growth between two published totals of one series is spread evenly over the days between "
+               "them; a shorter report inside that interval fixes its own days. One series is used for each day "
+               "and sources are never added. The 7-day average is over the days that have a figure; the line "
+               "stops where figures stop.",
     )
+
+
+def refugees_by_country(con) -> ChartSpec | None:
+    """Refugees by country of asylum: the latest stock each source reported, one bar per country."""
+    alt = _base()
+    rows = con.execute(
+        """SELECT country_iso3, origin_iso3, value_best, qualifier, period_end, source_org, obs_id
+           FROM places
+           WHERE metric = 'refugees' AND unit_people = 'people' AND population = 'all'
+           QUALIFY row_number() OVER (PARTITION BY country_iso3, origin_iso3
+                                      ORDER BY role = 'recommended' DESC, period_end DESC, published_on DESC, obs_id) = 1
+           ORDER BY value_best DESC, country_iso3""").df()
+    if not len(rows):
+        return None
+    data = pd.DataFrame({"layer": "reported", "country_of_asylum": rows["country_iso3"],
+                         "origin": rows["origin_iso3"], "people": whole(rows["value_best"]),
+                         "qualifier": rows["qualifier"], "as_of": iso(rows["period_end"]),
+                         "source_org": rows["source_org"]})
+    data = tidy(data)
+    chart = alt.Chart(data).mark_bar(color=BLUE).encode(
+        y=alt.Y("country_of_asylum:N", sort="-x", title="country of asylum"),
+        x=alt.X("people:Q", title="refugees", axis=alt.Axis(format="~s")),
+        tooltip=["country_of_asylum:N", "origin:N", alt.Tooltip("people:Q", format=","), tip_date("as_of", "as of"),
+                 alt.Tooltip("source_org:N", title="source")],
+    ).properties(width="container", height=max(120, 24 * len(data)))
+    top = data.iloc[0]
+    return ChartSpec(
+        name="refugees_by_country", title="Refugees by country of asylum",
+        subtitle="People, the latest figure per country of asylum and origin (stock at the date given).",
+        description=f"Bar chart of refugees by country of asylum; the largest figure is {top.people:,} in "
+                    f"{top.country_of_asylum} as of {top.as_of}.",
+        chart=chart, data=data, sources=sources_of(con, rows["obs_id"].tolist()),
+        method="A stock: people present at a date, not people who arrived in a period. One figure per country, "
+               "the latest recommended one.", height=max(120, 24 * len(data)))

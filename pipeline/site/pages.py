@@ -1,28 +1,246 @@
-"""What each page shows: a list of (slug, template, context builder)."""
+"""What each page shows: PAGES lists every page (slug, template, navigation label, context builder).
+
+The navigation is built from PAGES, so a page added here appears in every page's menu.
+"""
 
 from __future__ import annotations
 
-from pipeline.charts import casualties, displacement
+from dataclasses import dataclass
+from typing import Callable
+
+import pandas as pd
+
+from pipeline.charts import casualties, displacement, sources as source_charts, sources_of
 from pipeline.site.render import chart_context
+
+PLACE = "North-west Syria"
+
+
+@dataclass(frozen=True)
+class Page:
+    slug: str
+    template: str
+    label: str
+    blurb: str
+    build: Callable
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows for templates: pandas' missing values become None."""
+    frame = frame.astype(object).where(frame.notna(), None)
+    return frame.to_dict("records")
+
+
+def _table_exists(con, name: str) -> bool:
+    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0] > 0
+
+
+def _table(key, title, caption, columns, frame) -> dict:
+    return {"id": key, "title": title, "caption": caption, "columns": columns, "rows": _records(frame)}
 
 
 def common_context(con) -> dict:
     as_of = con.execute("SELECT max(published_on) FROM observations").fetchone()[0]
     n_obs, n_sources = con.execute("SELECT count(*), count(DISTINCT source_org) FROM observations").fetchone()
     return {"as_of": as_of, "n_obs": n_obs, "n_sources": n_sources,
-            "nav": [("index", "Overview")]}
+            "site_title": "Displacement and civilian deaths in north-west Syria, 2019-2020",
+            "nav": [(p.slug, p.label) for p in PAGES]}
+
+
+def headlines(con) -> list[dict]:
+    frame = con.execute("SELECT * FROM headline_figures ORDER BY rank").df()
+    # some rows of the model carry their place, unit and ids under other column names; take whichever is set
+    for col, alt, default in (("place", "area", None), ("unit", "'people'", "people"),
+                              ("obs_ids", "list_value(obs_id)", None)):
+        if alt in frame.columns:
+            frame[col] = frame[col].where(frame[col].notna(), frame[alt])
+        if default is not None:
+            frame[col] = frame[col].fillna(default)
+    out = []
+    for r in _records(frame):
+        ids = list(r["obs_ids"]) if r["obs_ids"] is not None else []
+        r["sources"] = sources_of(con, ids)
+        out.append(r)
+    return out
 
 
 def index(con, out) -> dict:
-    headlines = con.execute(
-        """SELECT key, label, value_best, value_low, value_high, qualifier, unit, period_start, period_end, place,
-                  source_org, source_title, source_url
-           FROM headline_figures ORDER BY rank"""
-    ).df().to_dict("records")
-    charts = [chart_context(spec, out) for spec in (
-        displacement.cumulative(con), displacement.pace(con), casualties.monthly_deaths(con))]
     return {"title": "Displacement and civilian deaths in north-west Syria, 2019-2020",
-            "headlines": headlines, "charts": charts}
+            "headlines": headlines(con),
+            "pages": [p for p in PAGES if p.slug != "index"],
+            "charts": [chart_context(displacement.cumulative(con, PLACE), out)]}
 
 
-PAGES = [("index", "index.html", index)]
+def scale(con, out) -> dict:
+    tables = []
+    if con.execute("SELECT count(*) FROM places WHERE metric = 'idps_present'").fetchone()[0]:
+        idps = con.execute(
+            """SELECT area, period_end, value_best, qualifier, unit_people AS unit, source_org, source_title, source_url
+               FROM places WHERE metric = 'idps_present' ORDER BY area, period_end, source_org""").df()
+        tables.append(_table("idps", "Internally displaced people present", "A stock: people present at a date.",
+                             [("area", "place", "text"), ("period_end", "as of", "date"),
+                              ("value_best", "people", "num"), ("qualifier", "qualifier", "qual"),
+                              ("source_org", "source", "source")], idps))
+    return {"title": "Scale: how many people were displaced",
+            "intro": ["Each wave of the offensive on north-west Syria has its own count, started on the day the "
+                      "escalation began. OCHA's count for the winter wave passed 948,000 people in 85 days; the "
+                      "spring and summer wave of 2019 passed 400,000 in 117 days.",
+                      "Published totals are drawn as they were published. A figure given as \"more than\" is a "
+                      "lower bound: its marker points up, because the true number was higher."
+                      + ("" if tables else " No figures of internally displaced people present (a stock) were "
+                                           "loaded, so this page shows new displacement only.")],
+            "charts": [chart_context(displacement.cumulative(con, PLACE), out)], "tables": tables}
+
+
+def pace(con, out) -> dict:
+    peaks = con.execute(
+        """SELECT wave_label, measure, window_days, threshold, start_date, end_date, people, people_per_day, days_taken
+           FROM displacement_peaks WHERE place = ? AND unit = 'people'
+           ORDER BY start_date, measure DESC, window_days, threshold""", [PLACE]).df()
+    peaks["what"] = [f"fastest {int(w)} day{'s' if w > 1 else ''}" if m == "peak_window" else
+                     f"days to pass {int(t):,}" for m, w, t in zip(peaks["measure"], peaks["window_days"],
+                                                                   peaks["threshold"])]
+    events = con.execute("SELECT date, label, place, source_org, source_url FROM key_events ORDER BY date, label").df()
+    return {"title": "Pace: how fast people fled",
+            "intro": ["The published totals are turned into people per day: the growth between two reports is "
+                      "spread evenly over the days between them. Bars show each day; the line is the 7-day average. "
+                      "Between the waves there were no figures at all, so the chart leaves that time blank instead "
+                      "of drawing a line across it."],
+            "charts": [chart_context(displacement.pace(con, PLACE), out)],
+            "tables": [
+                _table("peaks", "Peak windows and milestones", f"{PLACE}, people. Estimates from the daily series.",
+                       [("wave_label", "wave", "text"), ("what", "measure", "text"), ("start_date", "from", "date"),
+                        ("end_date", "to", "date"), ("people", "people", "num"),
+                        ("people_per_day", "people per day", "num"), ("days_taken", "days taken", "num")], peaks),
+                _table("events", "Key events", "Events marked on the chart, with the report that records them.",
+                       [("date", "date", "date"), ("label", "event", "text"), ("place", "place", "text"),
+                        ("source_org", "source", "source")], events)]}
+
+
+def casualties_page(con, out) -> dict:
+    monthly = con.execute(
+        """SELECT month, place, source_org, killed_low, killed_best, killed_high, children_best, women_best, derived
+           FROM casualties_monthly ORDER BY place, month, source_org""").df()
+    monthly["children_share"] = monthly["children_best"] / monthly["killed_best"]
+    return {"title": "Casualties: civilians killed",
+            "intro": ["Civilian deaths are documented by monitoring groups name by name, so their monthly figures "
+                      "are lower bounds (\"at least\"). The chart follows one source through 2019 and 2020 so that "
+                      "months stay comparable; the table lists every monthly figure loaded, from every source.",
+                      "A month marked derived was not published on its own: it is what a figure for several months "
+                      "leaves once the other months are taken away."],
+            "charts": [chart_context(casualties.monthly_deaths(con), out)],
+            "tables": [_table("monthly", "Every monthly figure", "Civilians killed per month; blank cells were not "
+                              "published.",
+                              [("month", "month", "month"), ("place", "place", "text"), ("source_org", "source", "text"),
+                               ("killed_low", "low", "num"), ("killed_best", "best", "num"), ("killed_high", "high", "num"),
+                               ("children_best", "children", "num"), ("children_share", "share of children", "pct"),
+                               ("women_best", "women", "num"), ("derived", "derived", "bool")], monthly)]}
+
+
+def sources_page(con, out) -> dict:
+    spec = source_charts.comparison(con)
+    compared = con.execute(
+        """SELECT place, metric, population, unit, period_start, period_end, source_org, qualifier, value_best,
+                  spread, n_sources, chosen_best, role
+           FROM source_comparison WHERE n_sources > 1
+           ORDER BY place, metric, period_start, period_end, value_best DESC, source_org""").df()
+    listing = con.execute(
+        """SELECT source_org, source_title, source_url, min(published_on) AS published_on, count(*) AS figures
+           FROM observations GROUP BY ALL ORDER BY source_org, published_on NULLS LAST, source_title, source_url""").df()
+    figures = con.execute(
+        """SELECT area AS place, metric, basis, population, unit, period_start, period_end, qualifier, value_best,
+                  role, source_org, source_title, source_url, notes, ingest_file, ingest_row
+           FROM places ORDER BY metric, area, period_start, period_end, source_org, obs_id""").df()
+    figures["what"] = [f"{m}, {b}, {p}, {u}" for m, b, p, u in
+                       zip(figures["metric"], figures["basis"], figures["population"], figures["unit"])]
+    figures["line"] = [f"{f}:{r}" for f, r in zip(figures["ingest_file"], figures["ingest_row"])]
+    return {"title": "Sources: where they agree and disagree",
+            "intro": ["Reports often give different numbers for the same place and time: they count different "
+                      "things (people or movements), over slightly different days, or revise earlier figures. "
+                      "This report never adds figures from different sources together. Where two sources cover "
+                      "exactly the same place and period, they are set side by side below."],
+            "charts": [chart_context(spec, out)] if spec else [],
+            "empty": None if spec else "No two sources reported the same place and period.",
+            "tables": [
+                _table("compared", "Same place, same period", "Spread: the highest figure less the lowest.",
+                       [("place", "place", "text"), ("metric", "metric", "text"), ("period_start", "from", "date"),
+                        ("period_end", "to", "date"), ("source_org", "source", "text"), ("qualifier", "", "qual"),
+                        ("value_best", "figure", "num"), ("spread", "spread", "num"),
+                        ("chosen_best", "this report's daily estimates, summed", "num")], compared),
+                _table("documents", "Every document cited", "Each published document, with the number of figures "
+                       "taken from it.", [("source_org", "organisation", "text"), ("source_title", "document", "link"),
+                                          ("published_on", "published", "date"), ("figures", "figures", "num")],
+                       listing),
+                _table("figures", "Every figure loaded", "One row per published figure, with its qualifier and "
+                       "the input file and line it came from.",
+                       [("place", "place", "text"), ("what", "what (metric, basis, who, unit)", "text"),
+                        ("period_start", "from", "date"), ("period_end", "to", "date"), ("qualifier", "", "qual"),
+                        ("value_best", "figure", "num"), ("source_org", "source", "source"), ("role", "role", "text"),
+                        ("notes", "notes", "text"), ("line", "file:line", "text")], figures)]}
+
+
+def refugees(con, out) -> dict:
+    spec = displacement.refugees_by_country(con)
+    return {"title": "Refugees by country of asylum",
+            "intro": ["Refugees are people who crossed an international border; they are counted as a stock, "
+                      "the number present in a country at a date."],
+            "charts": [chart_context(spec, out)] if spec else [],
+            "empty": None if spec else (
+                "No UNHCR data was loaded, so there is nothing to show here yet. To add it, download the "
+                "refugee population table for Syria as origin from UNHCR's Refugee Data Finder "
+                "(https://www.unhcr.org/refugee-statistics/download/) as CSV, or run `displacement fetch unhcr`, "
+                "and drop the file into data/inbox/; then run `displacement build`. The reader recognises the file "
+                "by its columns, whatever its name."),
+            "tables": []}
+
+
+def quality(con, out) -> dict:
+    files = con.execute("SELECT file, format, rows_read, rows_accepted, rows_rejected, error FROM ingest_files "
+                        "ORDER BY file").df() if _table_exists(con, "ingest_files") else pd.DataFrame()
+    reasons = con.execute(
+        """SELECT file, rule, column_name, count(*) AS rows FROM rejected_observations
+           GROUP BY ALL ORDER BY file, rows DESC, rule, column_name""").df()
+    rejected = con.execute(
+        """SELECT file, line, column_name, rule, message, value FROM rejected_observations
+           ORDER BY file, line, column_name, rule LIMIT 500""").df()
+    n_rejected = con.execute("SELECT count(*) FROM rejected_observations").fetchone()[0]
+    results = con.execute(
+        """SELECT suite, expectation, column_name, success, unexpected_count, sample, rows FROM validation_results
+           ORDER BY suite, success, expectation, column_name""").df() if _table_exists(con, "validation_results") \
+        else pd.DataFrame()
+    suites = []
+    if len(results):
+        for suite, g in results.groupby("suite", sort=True):
+            suites.append({"suite": suite, "passed": bool(g["success"].all()), "n": len(g),
+                           "failed": int((~g["success"].astype(bool)).sum()), "rows": int(g["rows"].max()),
+                           "table": _table(f"suite-{suite}", f"Suite {suite}", None,
+                                           [("expectation", "expectation", "text"), ("column_name", "column", "text"),
+                                            ("success", "passed", "bool"), ("unexpected_count", "rows failing", "num"),
+                                            ("sample", "sample of failing values", "text")], g)})
+    return {"title": "Data quality: what was read, kept and set aside",
+            "intro": ["Every input file is read row by row. A row that breaks a rule (a missing date, an unknown "
+                      "metric, a value below zero) is set aside with the file, line, column and reason, and the "
+                      "good rows of the same file go on. Then a validation suite checks the whole table; if it "
+                      "fails, nothing downstream is rebuilt and the published site stays as it was."],
+            "files": _records(files), "reasons": _records(reasons), "rejected": _records(rejected),
+            "n_rejected": n_rejected, "suites": suites}
+
+
+def methodology(con, out) -> dict:
+    return {"title": "Methodology: how the numbers are made"}
+
+
+PAGES = [
+    Page("index", "index.html", "Overview", "The headline figures and where they come from.", index),
+    Page("scale", "topic.html", "Scale", "How many people were displaced in each wave, as published.", scale),
+    Page("pace", "topic.html", "Pace", "People displaced per day, the fastest days and the events behind them.", pace),
+    Page("casualties", "topic.html", "Casualties", "Civilians killed each month, and how many were children.",
+         casualties_page),
+    Page("sources", "topic.html", "Sources", "Where sources agree and disagree, and every document cited.",
+         sources_page),
+    Page("refugees", "topic.html", "Refugees", "Refugees by country of asylum, when UNHCR data is loaded.", refugees),
+    Page("quality", "quality.html", "Data quality", "Rows read, kept and set aside, and every validation result.",
+         quality),
+    Page("methodology", "methodology.html", "Methodology", "Stock, flow and movements; zeros, blanks, rounding; "
+         "how overlapping reports are reconciled.", methodology),
+]

@@ -2,13 +2,17 @@
 
 Every string from input data reaches HTML through Jinja2's autoescaping, and chart specs are embedded
 as JSON with `<`, `>` and `&` escaped, so a place name cannot close the script element it sits in.
-CSV downloads neutralise text cells that a spreadsheet would read as a formula.
+Links from input data are kept only when they are http(s). CSV downloads neutralise text cells that a
+spreadsheet would read as a formula.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 import shutil
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -18,13 +22,18 @@ from markupsafe import Markup
 from pipeline.charts import ChartSpec, theme
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+EXPORT_WIDTH = 720
 
 
 def safe_json(obj) -> Markup:
-    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return Markup(text)
+
+
+def neutralise_value(v):
+    return "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v
 
 
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -33,25 +42,50 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         s = out[col]
         if pd.api.types.is_string_dtype(s) or s.dtype == object:
-            out[col] = s.map(lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v)
+            out[col] = s.map(neutralise_value)
     return out
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
+def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as the CSV holds it: dates as days, whole floats as integers, formulas neutralised."""
     frame = neutralise(frame)
     for col in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[col]):
-            frame[col] = frame[col].dt.strftime("%Y-%m-%d")
-    frame.to_csv(path, index=False, lineterminator="\n", float_format="%.6g")
+        s = frame[col]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            frame[col] = s.dt.strftime("%Y-%m-%d")
+        elif pd.api.types.is_float_dtype(s) and s.dropna().map(float.is_integer).all():
+            frame[col] = s.astype("Int64")
+    return frame
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    csv_frame(frame).to_csv(path, index=False, lineterminator="\n")
+
+
+def safe_url(url) -> str | None:
+    """Only web links become links: a `javascript:` or `data:` URL from input data stays text."""
+    if isinstance(url, str) and url.strip().lower().startswith(("https://", "http://")):
+        return url.strip()
+    return None
+
+
+def _num(v, digits: int = 0) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or (not isinstance(v, str) and pd.isna(v)):
+        return ""
+    return f"{v:,.{digits}f}"
 
 
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("pipeline.site", "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["num"] = lambda v: "" if v is None or pd.isna(v) else f"{v:,.0f}"
+    env.filters["num"] = _num
+    env.filters["pct"] = lambda v: "" if v is None or pd.isna(v) else f"{v:.0%}"
     env.filters["date"] = lambda v: "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%-d %B %Y")
+    env.filters["month"] = lambda v: "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%B %Y")
     env.filters["qual"] = lambda q: {"more_than": "more than", "at_least": "at least", "approximately": "about",
                                      "estimated": "an estimated", "up_to": "up to", "less_than": "fewer than"}.get(q, "")
+    env.filters["safe_url"] = safe_url
+    env.filters["blank"] = lambda v: "" if v is None or (not isinstance(v, (list, dict, str)) and pd.isna(v)) else v
     return env
 
 
@@ -63,15 +97,45 @@ def vega_bundle() -> str:
     return vlc.javascript_bundle(vl_version=major_minor)
 
 
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def page_spec(spec: ChartSpec) -> dict:
+    """The Vega-Lite spec embedded in the page: no title (the page shows it as HTML), our theme."""
+    vl = spec.chart.to_dict()
+    vl.pop("title", None)
+    vl["config"] = _merge(vl.get("config", {}), theme()["config"])
+    vl["description"] = spec.description
+    vl.setdefault("height", spec.height)
+    vl["autosize"] = {"type": "fit-x", "contains": "padding"}
+    return vl
+
+
+def export_spec(spec: ChartSpec, vl: dict) -> dict:
+    """The spec for PNG and SVG files: fixed width, with title, subtitle and sources inside the image."""
+    static = copy.deepcopy(vl)
+    static["width"] = EXPORT_WIDTH
+    orgs = list(dict.fromkeys(s["org"] for s in spec.sources if s.get("org")))
+    lines = textwrap.wrap(spec.subtitle, 110)
+    if orgs:
+        lines += textwrap.wrap("Sources: " + "; ".join(orgs) + ".", 110)
+    static["title"] = {"text": spec.title, "subtitle": lines}
+    return static
+
+
 def chart_context(spec: ChartSpec, out: Path, images: bool = True) -> dict:
     import vl_convert as vlc
 
-    vl = spec.chart.to_dict()
-    vl.update({k: v for k, v in theme().items() if k not in vl})
+    vl = page_spec(spec)
     charts_dir = out / "charts"
+    charts_dir.mkdir(parents=True, exist_ok=True)
     write_csv(spec.data, charts_dir / f"{spec.name}.csv")
     if images:
-        static = dict(vl, width=720)
+        static = export_spec(spec, vl)
         (charts_dir / f"{spec.name}.svg").write_text(vlc.vegalite_to_svg(static), encoding="utf-8")
         (charts_dir / f"{spec.name}.png").write_bytes(vlc.vegalite_to_png(static, scale=2))
     return {"spec": spec, "vl_json": safe_json(vl)}
@@ -82,7 +146,7 @@ def render_page(env: Environment, template: str, out_path: Path, **ctx) -> None:
     out_path.write_text(html, encoding="utf-8")
 
 
-def build_site(con, out: Path, *, pages: list[tuple[str, str, callable]] | None = None) -> list[Path]:
+def build_site(con, out: Path, *, pages: list | None = None) -> list[Path]:
     """Render every page into `out` (a fresh folder). Returns the files written."""
     from pipeline.site import pages as page_defs
 
@@ -95,7 +159,7 @@ def build_site(con, out: Path, *, pages: list[tuple[str, str, callable]] | None 
         shutil.copyfile(f, out / "assets" / f.name)
     env = environment()
     common = page_defs.common_context(con)
-    for slug, template, build in pages or page_defs.PAGES:
-        ctx = build(con, out)
-        render_page(env, template, out / f"{slug}.html", page=slug, **common, **ctx)
+    for page in pages or page_defs.PAGES:
+        ctx = page.build(con, out)
+        render_page(env, page.template, out / f"{page.slug}.html", page=page.slug, **common, **ctx)
     return sorted(p for p in out.rglob("*") if p.is_file())

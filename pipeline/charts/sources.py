@@ -1,0 +1,84 @@
+"""Where sources agree and disagree: the figures several sources gave for the same place and period."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline.charts import BLACK, ChartSpec, PALETTE, _base, tidy, iso, sources_of, whole
+
+OURS = "this report's daily estimates, summed"
+
+
+def _period(a, b) -> str:
+    a, b = pd.Timestamp(a), pd.Timestamp(b)
+    if a.year == b.year and a.month == b.month:
+        return f"{a.day}-{b:%-d %B %Y}" if a != b else f"{b:%-d %B %Y}"
+    return f"{a:%-d %B %Y} to {b:%-d %B %Y}"
+
+
+def comparison(con) -> ChartSpec | None:
+    alt = _base()
+    rows = con.execute(
+        """SELECT place, metric, population, unit, period_start, period_end, source_org, role, qualifier,
+                  value_best, chosen_best, chosen_days, spread, obs_id
+           FROM source_comparison WHERE n_sources > 1
+           ORDER BY place, metric, population, unit, period_start, period_end, value_best DESC, source_org, obs_id"""
+    ).df()
+    if not len(rows):
+        return None
+    label = [f"{m} ({p}, {u}), {pl}, {_period(a, b)}" for m, p, u, pl, a, b in
+             zip(rows["metric"], rows["population"], rows["unit"], rows["place"], rows["period_start"], rows["period_end"])]
+    reported = pd.DataFrame({
+        "layer": "reported", "comparison": label, "source_org": rows["source_org"], "role": rows["role"],
+        "qualifier": rows["qualifier"], "value": whole(rows["value_best"]),
+        "period_start": iso(rows["period_start"]), "period_end": iso(rows["period_end"]),
+        "spread": whole(rows["spread"]),
+    })
+    ours = rows.assign(comparison=label).drop_duplicates("comparison")
+    ours = ours[ours["chosen_best"].notna()]
+    estimate = pd.DataFrame({
+        "layer": "estimate", "comparison": ours["comparison"], "source_org": OURS, "role": "estimate",
+        "qualifier": "estimated", "value": whole(ours["chosen_best"]),
+        "period_start": iso(ours["period_start"]), "period_end": iso(ours["period_end"]),
+        "spread": whole(ours["spread"]),
+    })
+    data = pd.concat([reported, estimate], ignore_index=True)
+    data = tidy(data)
+    orgs = sorted(set(reported["source_org"]))
+    colours = alt.Scale(domain=[*orgs, OURS], range=[PALETTE[i % 6] for i in range(len(orgs))] + [BLACK])
+    y = alt.Y("comparison:N", title=None, axis=alt.Axis(labelLimit=260, labelFontSize=11), sort=None)
+    x = alt.X("value:Q", title="people", axis=alt.Axis(format="~s"), scale=alt.Scale(zero=True))
+    tips = ["comparison:N", alt.Tooltip("source_org:N", title="source"), alt.Tooltip("value:Q", format=","),
+            "qualifier:N", "role:N"]
+    base = alt.Chart(data)
+    span = base.transform_filter(alt.datum.layer == "reported").mark_rule(color="#999", strokeWidth=6,
+                                                                          opacity=0.4).encode(
+        y=y, x="min(value):Q", x2="max(value):Q")
+    dots = base.mark_point(filled=True, size=110).encode(
+        y=y, x=x, color=alt.Color("source_org:N", scale=colours, title=None),
+        shape=alt.Shape("layer:N", scale=alt.Scale(domain=["reported", "estimate"], range=["circle", "diamond"]),
+                        legend=None), tooltip=tips)
+    text = base.transform_filter(alt.datum.layer == "reported").mark_text(
+        align="left", dx=8, dy=-10, fontSize=11, color="#222").encode(
+        y=y, x=x, text=alt.Text("value:Q", format=","))
+    n = data["comparison"].nunique()
+    chart = alt.layer(span, dots, text).properties(width="container", height=max(90, 70 * n))
+    parts = []
+    for comp, g in reported.groupby("comparison", sort=False):
+        vals = "; ".join(f"{r.source_org} {r.value:,}" for r in g.itertuples())
+        hi, lo = g["value"].max(), g["value"].min()
+        parts.append(f"{comp}: {vals}, a difference of {hi - lo:,} ({(hi - lo) / hi:.1%})")
+    desc = ("Dot chart of figures that several sources published for the same place and period. "
+            + ". ".join(parts) + ". A diamond shows what this report's own daily estimates add up to over the "
+            "same days.")
+    return ChartSpec(
+        name="source_comparison", title="Where sources agree and disagree",
+        subtitle="People. Each dot is one source's figure for the same place and period; the grey bar spans "
+                 "their difference. Diamond: this report's daily estimates summed over those days.",
+        description=desc, chart=chart, data=data, sources=sources_of(con, rows["obs_id"].tolist()),
+        method="Figures are set side by side and never added. The difference is the highest figure less the "
+               "lowest. This report's estimate comes from the series it chose for each day (recommended first), "
+               "which may count a different thing: for example a cumulative total since 1 December differenced "
+               "between reports, against a monthly count of arrivals.",
+        height=max(90, 70 * n),
+    )

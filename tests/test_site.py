@@ -1,0 +1,161 @@
+"""The report site: escaping, CSV neutralisation, every page present and linked, CSV = data drawn."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from html import unescape
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.site import pages as page_defs
+from pipeline.site.render import build_site, neutralise, neutralise_value, safe_json, safe_url
+
+SLUGS = [p.slug for p in page_defs.PAGES]
+
+
+def test_neutralise_prefixes_formula_text_and_leaves_numbers():
+    frame = pd.DataFrame({"text": ["=HYPERLINK(\"http://x\",\"y\")", "+1", "-2", "@SUM(A1)", "plain", None],
+                          "num": [-1.5, 2.0, -3.0, 4.0, 5.0, 6.0], "int": [-1, 2, -3, 4, 5, 6]})
+    out = neutralise(frame)
+    assert out["text"].tolist()[:5] == ["'=HYPERLINK(\"http://x\",\"y\")", "'+1", "'-2", "'@SUM(A1)", "plain"]
+    assert pd.isna(out["text"].iloc[5])
+    assert out["num"].tolist() == frame["num"].tolist() and out["int"].tolist() == frame["int"].tolist()
+    assert neutralise_value(-3) == -3
+
+
+def test_safe_json_cannot_close_its_script_element():
+    hostile = {"place": "</script><script>alert(1)</script>", "amp": "a & b", "sep": "x\u2028y", "cmt": "<!--"}
+    text = str(safe_json(hostile))
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == hostile
+
+
+def test_only_web_links_become_links():
+    assert safe_url("https://reliefweb.int/x") == "https://reliefweb.int/x"
+    for bad in ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x", None, ""):
+        assert safe_url(bad) is None
+
+
+@pytest.fixture(scope="module")
+def site(default_warehouse, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    build_site(default_warehouse, out)
+    return out
+
+
+def test_every_page_exists_and_links_to_every_other(site):
+    assert SLUGS[0] == "index" and {"scale", "pace", "casualties", "sources", "refugees", "quality",
+                                    "methodology"} <= set(SLUGS)
+    for slug in SLUGS:
+        html = (site / f"{slug}.html").read_text(encoding="utf-8")
+        links = set(re.findall(r'href="([a-z]+)\.html"', html))
+        assert set(SLUGS) <= links, (slug, set(SLUGS) - links)
+        assert 'aria-current="page"' in html
+        assert "<h1 " in html and "http://" not in html.split("<main>")[0]  # no remote scripts or styles
+
+
+def test_charts_have_title_once_subtitle_sources_description_and_files(site):
+    n = 0
+    for slug in SLUGS:
+        html = (site / f"{slug}.html").read_text(encoding="utf-8")
+        for name, spec in re.findall(r'<script type="application/json" data-chart="vis-([a-z_]+)">(.*?)</script>',
+                                     html, re.S):
+            n += 1
+            vl = json.loads(spec)
+            assert "title" not in vl, "the page shows the title; the spec must not repeat it"
+            fig = html.split(f'id="fig-{name}"')[1].split("</figure>")[0]
+            assert f'id="h-{name}"' in fig and 'class="subtitle"' in fig and "<strong>Sources:</strong>" in fig
+            assert re.search(r'<li>[^<]+, <cite><a href="https?://', fig), "sources need links"
+            assert re.search(r'role="img" aria-label="[^"]{40,}"', fig)
+            assert vl["description"]
+            for ext in ("csv", "png", "svg"):
+                assert (site / "charts" / f"{name}.{ext}").stat().st_size > 0
+                assert f'href="charts/{name}.{ext}"' in fig
+            svg = (site / "charts" / f"{name}.svg").read_text(encoding="utf-8")
+            assert "Sources:" in svg or "Source" in svg  # exports carry their sources
+    assert n >= 5
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(neutralise_value(v))
+
+
+def test_csv_is_exactly_the_data_drawn(site):
+    seen = 0
+    for slug in SLUGS:
+        html = (site / f"{slug}.html").read_text(encoding="utf-8")
+        for name, spec in re.findall(r'data-chart="vis-([a-z_]+)">(.*?)</script>', html, re.S):
+            vl = json.loads(spec)
+            datasets = vl["datasets"]
+            assert len(datasets) == 1, f"{name}: every layer draws from one frame"
+            rows = next(iter(datasets.values()))
+            with open(site / "charts" / f"{name}.csv", encoding="utf-8", newline="") as f:
+                table = list(csv.reader(f))
+            header, body = table[0], table[1:]
+            assert len(body) == len(rows), name
+            for got, row in zip(body, rows):
+                assert set(row) <= set(header)
+                want = [_cell(row.get(col)) for col in header]
+                assert got == want, (name, got, want)
+            seen += 1
+    assert seen >= 5
+
+
+def test_lower_bounds_blank_months_and_events_are_drawn(site):
+    cum = pd.read_csv(site / "charts" / "cumulative_displacement.csv")
+    assert {"2019-04-29", "2019-05-01", "2019-12-01"} <= set(cum["counted_since"])
+    assert (cum.loc[cum["qualifier"] == "more_than", "kind"].str.startswith("lower bound")).all()
+    assert cum["people"].max() == 959000 and 948000 in set(cum["people"])
+    pace = pd.read_csv(site / "charts" / "displacement_pace.csv")
+    assert set(pace["layer"]) == {"daily", "gap", "peak", "event"}
+    daily = pace[pace["layer"] == "daily"]
+    assert daily["run"].nunique() == 2, "the line must break across the months without figures"
+    assert any("Maarat al-Numan" in e for e in pace.loc[pace["layer"] == "event", "label"])
+    deaths = pd.read_csv(site / "charts" / "civilian_deaths_monthly.csv")
+    feb = deaths[deaths["month"] == "2020-02-01"].iloc[0]
+    assert feb["figure"].endswith("derived by subtraction") and feb["civilians_killed"] == 276
+    apr = deaths[deaths["month"] == "2019-04-01"].iloc[0]
+    assert apr["children_share"] == pytest.approx(74 / 324, abs=0.001) and apr["bounds"] == "lower bound"
+    comp = pd.read_csv(site / "charts" / "source_comparison.csv")
+    assert {752131, 742109} <= set(comp["value"])
+
+
+def test_refugees_page_explains_how_to_add_unhcr_data(site):
+    text = unescape(re.sub(r"<[^>]+>", " ", (site / "refugees.html").read_text(encoding="utf-8")))
+    assert "No UNHCR data was loaded" in text and "data/inbox/" in text
+
+
+def test_quality_page_renders_without_ingest_records(site):
+    # the in-memory warehouse has no ingest_files or validation_results: the page says so instead of failing
+    html = (site / "quality.html").read_text(encoding="utf-8")
+    assert "No files were recorded." in html and "No validation results were recorded." in html
+
+
+def test_no_build_time_in_pages(site):
+    for p in site.glob("*.html"):
+        text = p.read_text(encoding="utf-8")
+        assert not re.search(r"\d{2}:\d{2}:\d{2}", text), p.name
+
+
+def test_page_escapes_hostile_strings(default_warehouse, tmp_path):
+    from pipeline.site.render import environment, render_page
+
+    out = tmp_path / "x.html"
+    render_page(environment(), "topic.html", out, page="scale", title="<b>t</b>", site_title="s", nav=[],
+                as_of=None, n_obs=1, n_sources=1, intro=["</script><script>alert(1)</script>"], charts=[],
+                tables=[{"id": "t", "title": "t", "caption": None, "columns": [("a", "a", "text"), ("b", "b", "source")],
+                         "rows": [{"a": "<img src=x onerror=alert(2)>", "b": "x", "source_url": "javascript:alert(3)"}]}])
+    html = out.read_text(encoding="utf-8")
+    assert "<script>alert" not in html and "<img src=x" not in html and "javascript:" not in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html
