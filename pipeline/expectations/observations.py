@@ -30,10 +30,17 @@ SAMPLE_ROWS = 50_000
 MIN_ROW_SHARE = 0.5
 
 
-def _gx(name: str, **kwargs):
+def _gx(name: str, *, country_in: list[str] | None = None, country_not_in: list[str] | None = None, **kwargs):
+    """A deferred GX expectation (GX is imported only when it is built); a country condition becomes a
+    GX Condition object (string row conditions are deprecated since GX 1.9)."""
     def build():
         import great_expectations as gx
+        from great_expectations.expectations.row_conditions import Column
 
+        if country_in is not None:
+            kwargs["row_condition"] = Column("country_iso3").is_in(country_in)
+        if country_not_in is not None:
+            kwargs["row_condition"] = Column("country_iso3").is_not_in(country_not_in)
         return getattr(gx.expectations, name)(**kwargs)
 
     return build
@@ -70,6 +77,7 @@ def rules() -> list[Rule]:
                        ("value_high", "value_best", "value_best <= value_high"),
                        ("period_end", "period_start", "period_start <= period_end")):
         out.append(Rule("expect_column_pair_values_a_to_be_greater_than_b", f"{a},{b}", what, bad=f"{q(a)} < {q(b)}",
+                        show=f"CAST({q(a)} AS VARCHAR) || ' < ' || CAST({q(b)} AS VARCHAR)",
                         gx=_gx("ExpectColumnPairValuesAToBeGreaterThanB", column_A=a, column_B=b, or_equal=True,
                                ignore_row_if="either_value_is_missing")))
     out.append(Rule(
@@ -89,12 +97,12 @@ def rules() -> list[Rule]:
             out.append(Rule("expect_column_values_to_match_regex", col, f"{col} shaped {pat} where country is {iso3}",
                             bad=f"country_iso3 = {sql_literal(iso3)} AND NOT regexp_full_match({q(col)}, {sql_literal(pat)})",
                             gx=_gx("ExpectColumnValuesToMatchRegex", column=col, regex=f"^{pat}$",
-                                   row_condition=f'country_iso3=="{iso3}"', condition_parser="pandas")))
+                                   country_in=[iso3])))
         out.append(Rule("expect_column_values_to_match_regex", col, f"{col} shaped {pcodes.GENERIC_PCODE} elsewhere",
                         bad=(f"coalesce(country_iso3, '') NOT IN ({', '.join(map(sql_literal, known))}) AND "
                              f"NOT regexp_full_match({q(col)}, {sql_literal(pcodes.GENERIC_PCODE)})"),
                         gx=_gx("ExpectColumnValuesToMatchRegex", column=col, regex=f"^{pcodes.GENERIC_PCODE}$",
-                               row_condition=f"country_iso3 not in {known!r}", condition_parser="pandas")))
+                               country_not_in=known)))
     out.append(Rule("admin2_code_within_admin1_code", "admin2_code", "an admin2 P-code starts with its admin1 P-code",
                     bad="NOT starts_with(admin2_code, admin1_code)"))
     return out

@@ -26,6 +26,7 @@ class Rule:
     count_sql: str | None = None  # table rule: SELECT returning one number (offending rows), over {table}
     sample_sql: str | None = None  # table rule: SELECT returning up to 5 offending values, over {table}
     gx: Callable[[], object] | None = field(default=None, compare=False)  # builds the GX expectation
+    show: str | None = None  # SQL for the sample of an offending row (default: the column's value)
 
     @property
     def key(self) -> str:
@@ -73,12 +74,12 @@ def run_sql(con, table: str, rules: list[Rule], suite: str, *, sample: int = 5) 
         shown = None
         if n:
             if r.bad is not None:
-                what = f"CAST({q(r.column)} AS VARCHAR)" if r.column else "'row'"
+                what = r.show or (f"CAST({q(r.column)} AS VARCHAR)" if r.column else "'row'")
                 query = f"SELECT DISTINCT {what} FROM {table} WHERE ({r.bad}) IS TRUE ORDER BY 1 LIMIT {sample}"
             else:
                 query = r.sample_sql.format(table=table) if r.sample_sql else None
             if query:
-                shown = ", ".join("null" if v[0] is None else str(v[0])[:80] for v in con.execute(query).fetchall())
+                shown = ", ".join("null" if v[0] is None else str(v[0])[:300] for v in con.execute(query).fetchall())
         results.append({"expectation": r.expectation, "column": r.column, "success": n == 0,
                         "unexpected_count": n, "sample": shown, "rule": r.key})
     return SuiteResult(suite=suite, success=all(x["success"] for x in results), rows=rows, results=results)

@@ -1,0 +1,244 @@
+"""Validation: row rules set rows aside with their line, column and reason; table rules block the build;
+results are kept as data and shown in Dagster; `displacement validate` reports what a build sets aside."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+GOOD = FIXTURES / "validation" / "hapi_idps_100.csv"
+MISSING = FIXTURES / "validation" / "hapi_idps_missing_population.csv"
+BAD_LINES = {12: ("population", "non_negative", "-500"),
+             43: ("reference_period_start", "date", "2023-02-30"),
+             79: ("admin2_code", "pcode", "SY08X1")}
+
+
+def site_digest(site: Path) -> dict[str, str]:
+    return {str(p.relative_to(site)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(site.rglob("*")) if p.is_file()}
+
+
+def materialize_all():
+    """Every asset with the blocking check and the aggregate checks, in-process, like `displacement build`."""
+    import dagster as dg
+
+    from pipeline import definitions
+    from pipeline.assets.checks import aggregate_checks
+
+    checks = list(definitions.all_checks)
+    checks += [c for c in aggregate_checks if c not in checks]
+    with dg.DagsterInstance.ephemeral() as instance:
+        return dg.materialize([*definitions.all_assets, *checks], resources={"duckdb": definitions.duckdb_resource()},
+                              instance=instance, raise_on_error=False)
+
+
+def query(isolated, sql: str) -> pd.DataFrame:
+    con = duckdb.connect(str(isolated["warehouse"]))
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def test_three_bad_rows_of_a_hundred_are_set_aside_with_line_column_and_reason(isolated):
+    shutil.copy(GOOD, isolated["inbox"] / GOOD.name)
+    result = materialize_all()
+    assert result.success
+    evals = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert {"observations_suite", "displacement_flows_suite", "displacement_daily_suite"} <= set(evals)
+    assert all(e.passed for e in evals.values()), {k: e.metadata.get("failures") for k, e in evals.items()}
+
+    # the counts, read back through Dagster
+    meta = evals["observations_suite"].metadata
+    assert meta["rows"].value == 86 + 97
+    assert meta["rows_rejected"].value == 3
+    assert meta["failed_expectations"].value == 0
+    assert meta["gx_sample_rows"].value == 86 + 97 and meta["gx_failed_expectations"].value == 0
+    assert evals["displacement_daily_suite"].metadata["rows"].value > 0
+
+    files = query(isolated, f"SELECT * FROM ingest_files WHERE file = '{GOOD.name}'").iloc[0]
+    assert (files.rows_read, files.rows_accepted, files.rows_rejected, files.duplicate_ids) == (100, 97, 3, 0)
+    assert query(isolated, f"SELECT count(*) AS n FROM observations WHERE ingest_file = '{GOOD.name}'").n[0] == 97
+    rejected = query(isolated, f"SELECT * FROM rejected_observations WHERE file = '{GOOD.name}' ORDER BY line")
+    assert len(rejected) == 3
+    for row in rejected.itertuples():
+        column, rule, value = BAD_LINES[row.line]
+        assert (row.column_name, row.rule, row.value) == (column, rule, value)
+        assert row.message and row.format == "hapi-idps"
+
+    # results kept as data: one row per expectation, with the run that produced it
+    results = query(isolated, "SELECT * FROM validation_results")
+    assert {"ingest_files", "observations", "observations:gx_sample", "displacement_flows",
+            "displacement_daily"} <= set(results.suite)
+    assert results.run_id.nunique() == 1 and results.run_id[0] == result.run_id
+    assert results.success.all()
+    agree = results[results.expectation == "gx_agrees_with_sql_on_sample"].iloc[0]
+    assert agree.success and "agree on 183 sampled rows" in agree["sample"]
+
+
+def test_validate_command_reports_exactly_what_a_build_sets_aside(isolated):
+    """`displacement validate FILE --json` and a build's rejected_observations list the same rows."""
+    for path in (GOOD, FIXTURES / "sources" / "hapi_refugees.json"):
+        shutil.copy(path, isolated["inbox"] / path.name)
+    from pipeline import ingest, warehouse
+
+    built = ingest.ingest(ingest.input_files())
+    con = duckdb.connect(str(isolated["warehouse"]))
+    warehouse.load_base_tables(con, built.observations, built.rejected)
+    for path in (GOOD, FIXTURES / "sources" / "hapi_refugees.json"):
+        proc = subprocess.run([str(Path(sys.executable).parent / "displacement"), "validate", "--json", str(path)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads(proc.stdout)
+        stored = con.execute("SELECT line, column_name, message FROM rejected_observations WHERE file = ? "
+                             "ORDER BY line, column_name", [path.name]).fetchall()
+        assert sorted((e["line"], e["column"], e["message"]) for e in report["errors"]) == sorted(stored)
+        assert report["rows_rejected"] == len({line for line, _, _ in stored})
+        assert report["rows_accepted"] == con.execute("SELECT count(DISTINCT ingest_row) FROM observations WHERE "
+                                                      "ingest_file = ?", [path.name]).fetchone()[0]
+    con.close()
+
+
+def test_missing_required_column_blocks_and_leaves_the_site_byte_identical(isolated):
+    first = materialize_all()
+    assert first.success
+    site = isolated["site"]
+    before = site_digest(site)
+    assert before
+
+    shutil.copy(MISSING, isolated["inbox"] / MISSING.name)
+    result = materialize_all()
+    evals = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evals) == {"observations_suite"}  # the aggregate checks never ran: their assets were skipped
+    check = evals["observations_suite"]
+    assert not check.passed
+    assert check.metadata["failed_expectations"].value >= 1
+    failures = check.metadata["failures"].value
+    readable = [f for f in failures if f["expectation"] == "expect_file_to_be_readable"]
+    assert readable and "population" in readable[0]["sample"]
+    done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert done == {"observations"}
+    assert site_digest(site) == before
+
+    rejected = query(isolated, f"SELECT rule, message FROM rejected_observations WHERE file = '{MISSING.name}'")
+    assert list(rejected.rule) == ["missing_column"] and "population" in rejected.message[0]
+    failed = query(isolated, "SELECT suite, expectation FROM validation_results WHERE NOT success")
+    assert ("ingest_files", "expect_file_to_be_readable") in set(map(tuple, failed.values.tolist()))
+    # the last good count still belongs to the first run
+    assert query(isolated, "SELECT rows FROM validation_last_good WHERE suite = 'observations'").rows[0] == 86
+
+
+@pytest.mark.parametrize("path", sorted(p for p in FIXTURES.rglob("*") if p.is_file() and p.suffix != ".py"
+                                        and p.name != "README.md"), ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_rows_read_equal_accepted_plus_rejected_for_every_fixture(path):
+    from pipeline import ingest
+    from pipeline.schema import InputError
+    from pipeline.sources.detect import read_path
+
+    try:
+        result = read_path(path)
+    except InputError:
+        files = ingest.ingest([path]).files.iloc[0]  # unreadable: recorded, with nothing accepted
+        assert files.error and files.rows_read == files.rows_accepted == files.rows_rejected == 0
+        return
+    assert result.rows_read == result.rows_accepted + result.rows_rejected
+    lines = {r.line for r in result.rejected if r.line is not None}
+    assert result.rows_rejected == len(lines) + sum(1 for r in result.rejected if r.line is None)
+    accepted_lines = set(result.observations["ingest_row"].dropna().astype(int))
+    assert not accepted_lines & lines  # a row is either accepted or set aside, never both
+    files = ingest.ingest([path]).files.iloc[0]
+    assert files.rows_read == files.rows_accepted + files.rows_rejected == result.rows_read
+
+
+# ---- the rules themselves, on a warehouse without Dagster ----
+
+@pytest.fixture
+def loaded(default_warehouse):
+    from pipeline import schema
+
+    con = duckdb.connect()
+    con.execute(schema.duckdb_ddl("observations"))
+    con.register("f", default_warehouse.execute("SELECT * FROM observations").df())
+    con.execute("INSERT INTO observations SELECT * FROM f")
+    con.unregister("f")
+    yield con
+    con.close()
+
+
+def test_sql_and_gx_agree_on_rows_a_reader_would_have_set_aside(loaded):
+    """Rows inserted past the readers: SQL over the table and GX on the sample count the same faults."""
+    from pipeline.expectations import observations
+
+    loaded.execute("INSERT INTO observations SELECT * FROM observations ORDER BY obs_id LIMIT 2")  # repeated ids
+    loaded.execute("""
+        INSERT INTO observations SELECT * REPLACE (
+            obs_id || 'x' AS obs_id, 'syria' AS country_iso3, value_best + 1 AS value_low, 'S-7' AS admin1_code)
+        FROM observations ORDER BY obs_id DESC LIMIT 3""")
+    loaded.execute("UPDATE observations SET period_end = period_start - INTERVAL 1 DAY WHERE obs_id = (SELECT min(obs_id) FROM observations)")
+    full, gx = observations.check(loaded)
+    assert not full.success
+    failed = {(r["expectation"], r["column"]): r["unexpected_count"] for r in full.failed}
+    assert failed[("expect_column_values_to_be_unique", "obs_id")] == 4
+    assert failed[("expect_column_values_to_match_regex", "country_iso3")] == 3
+    assert failed[("expect_column_pair_values_a_to_be_greater_than_b", "value_best,value_low")] == 3
+    assert failed[("expect_column_pair_values_a_to_be_greater_than_b", "period_end,period_start")] >= 1
+    assert ("expect_column_values_to_match_regex", "admin1_code") in failed
+    agree = next(r for r in full.results if r["expectation"] == "gx_agrees_with_sql_on_sample")
+    assert agree["success"], agree["sample"]
+    assert gx.rows == 86 + 5 and len(gx.failed) == len(full.failed)
+
+
+def test_a_sudden_drop_in_rows_fails_and_a_small_one_does_not(loaded):
+    from pipeline.expectations import observations
+
+    full = observations.check(loaded, last_good_rows=1000, use_gx=False)[0]
+    drop = next(r for r in full.results if r["expectation"] == "row_count_not_below_share_of_last_good_run")
+    assert not full.success and not drop["success"] and "86 rows now, 1000" in drop["sample"]
+    assert observations.check(loaded, last_good_rows=100, use_gx=False)[0].success  # 86 of 100: not sudden
+
+
+def test_repeated_ids_within_a_file_fail_the_readers_suite(tmp_path):
+    from pipeline import ingest, warehouse
+    from pipeline.expectations import ingest_files
+
+    lines = GOOD.read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "twice.csv"
+    path.write_text("\n".join(lines[:6] + lines[2:4]) + "\n", encoding="utf-8")
+    result = ingest.ingest([path, GOOD])
+    con = duckdb.connect()
+    warehouse.record_files(con, result.files)
+    suite = ingest_files.check(con)
+    assert not suite.success
+    assert [(r["expectation"], r["sample"]) for r in suite.failed] == [("expect_obs_id_unique_within_file", "twice.csv")]
+    assert result.observations["obs_id"].is_unique  # kept once in observations
+
+
+def test_aggregate_suites_catch_a_falling_series_and_totals_that_do_not_reconcile(default_warehouse):
+    from pipeline.expectations import aggregates
+
+    con = duckdb.connect()
+    for name in ("displacement_flows", "displacement_daily"):
+        con.register("f", default_warehouse.execute(f"SELECT * FROM {name}").df())
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM f")
+        con.unregister("f")
+    assert aggregates.check(con, "displacement_flows").success
+    assert aggregates.check(con, "displacement_daily").success
+    con.execute("UPDATE displacement_flows SET value_best = -5 WHERE flow_id = (SELECT min(flow_id) FROM "
+                "displacement_flows WHERE kind = 'difference')")
+    con.execute("UPDATE displacement_daily SET people_best = -1 WHERE date = (SELECT min(date) FROM displacement_daily "
+                "WHERE series_role = 'chosen') AND series_role = 'chosen'")
+    flows, daily = aggregates.check(con, "displacement_flows"), aggregates.check(con, "displacement_daily")
+    assert [r["expectation"] for r in flows.failed] == ["expect_cumulative_series_never_to_fall"]
+    assert {r["expectation"] for r in daily.failed} == {"expect_chosen_daily_rates_not_negative",
+                                                        "expect_daily_totals_to_reconcile_with_flows"}
+    con.close()
