@@ -25,7 +25,9 @@ def observations(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> d
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(result.observations),
-            "rows_rejected": len(result.rejected),
+            "rows_rejected": int(result.files["rows_rejected"].sum()) if len(result.files) else 0,
+            "rejections_by_rule": dg.MetadataValue.json(
+                {str(k): int(v) for k, v in result.rejected["rule"].value_counts().sort_index().items()}),
             "files": dg.MetadataValue.json(result.files.drop(columns=["sha256"]).to_dict("records")),
             "input_sha256": dg.MetadataValue.json({r.file: r.sha256 for r in result.files.itertuples()}),
         }

@@ -36,7 +36,9 @@ def observations_suite(context: dg.AssetCheckExecutionContext, duckdb: DuckDBRes
             warehouse.record_validation(con, r, run_id)
         if passed:
             warehouse.record_good_rows(con, obs_suite.SUITE_NAME, full.rows, run_id)
-        rejected = warehouse.run(con, "SELECT count(*) FROM rejected_observations")[0][0]
+        rows_rejected, rejections = warehouse.run(
+            con, "SELECT (SELECT coalesce(sum(rows_rejected), 0) FROM ingest_files), "
+                 "(SELECT count(*) FROM rejected_observations)")[0]
     failed = failures_metadata([files, full])
     gx = results[2] if len(results) > 2 else None
     return dg.AssetCheckResult(
@@ -44,7 +46,8 @@ def observations_suite(context: dg.AssetCheckExecutionContext, duckdb: DuckDBRes
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "rows": full.rows,
-            "rows_rejected": int(rejected),
+            "rows_rejected": int(rows_rejected),
+            "rejections": int(rejections),
             "files": files.rows,
             "expectations": len(files.results) + len(full.results),
             "failed_expectations": len(failed),
