@@ -31,8 +31,8 @@ def cumulative(con, place: str = "North-west Syria") -> ChartSpec:
     alt = _base()
     rows = con.execute(
         """WITH waves AS (
-               SELECT wave_id, wave_label, start_date FROM displacement_waves WHERE place = ? AND unit = 'people')
-           SELECT w.wave_id, w.wave_label, w.start_date AS wave_start, p.period_start, p.period_end, p.value_best,
+               SELECT wave_id, wave_label, start_date, end_date FROM displacement_waves WHERE place = ? AND unit = 'people')
+           SELECT w.wave_id, w.wave_label, w.start_date AS wave_start, w.end_date AS wave_end, p.period_start, p.period_end, p.value_best,
                   p.qualifier, p.role, p.source_org, p.source_title, p.obs_id
            FROM places AS p
            JOIN waves AS w ON abs(datediff('day', w.start_date, p.period_start)) <= 7
@@ -44,8 +44,10 @@ def cumulative(con, place: str = "North-west Syria") -> ChartSpec:
     labels = {}
     for wave_id, g in rows.groupby("wave_id", sort=True):
         days = sorted(set(g.loc[g["role"] == "recommended", "period_start"])) or sorted(set(g["period_start"]))
-        starts = [f"{pd.Timestamp(d):%-d %B}" for d in days]
-        labels[wave_id] = f"{g['wave_label'].iloc[0]} (since {' / '.join(starts)})"
+        starts = [f"{pd.Timestamp(d):%-d %b}" for d in days]
+        w0, w1 = pd.Timestamp(g["wave_start"].iloc[0]), pd.Timestamp(g["wave_end"].iloc[0])
+        span = f"{w0:%b}-{w1:%b %Y}" if w0.year == w1.year else f"{w0:%b %Y}-{w1:%b %Y}"
+        labels[wave_id] = f"{span}, counted since {' / '.join(starts)}"
     data = pd.DataFrame({
         "layer": "reported",
         "wave": rows["wave_id"].map(labels),

@@ -43,42 +43,40 @@ def comparison(con) -> ChartSpec | None:
         "spread": whole(ours["spread"]),
     })
     data = pd.concat([reported, estimate], ignore_index=True)
+    data.insert(2, "row", [f"{c.split(', ')[-1]}: {o}" for c, o in zip(data["comparison"], data["source_org"])])
     data = tidy(data)
     orgs = sorted(set(reported["source_org"]))
     colours = alt.Scale(domain=[*orgs, OURS], range=[PALETTE[i % 6] for i in range(len(orgs))] + [BLACK])
-    y = alt.Y("comparison:N", title=None, axis=alt.Axis(labelLimit=260, labelFontSize=11), sort=None)
-    x = alt.X("value:Q", title="people", axis=alt.Axis(format="~s"), scale=alt.Scale(zero=True))
+    # one bar per source and comparison, labelled "period: source" so several comparisons stack readably
+    y = alt.Y("row:N", title=None, sort=None, axis=alt.Axis(labelLimit=340, labelFontSize=11))
+    top = max([v for v in data["value"] if v is not None] or [1])
+    x = alt.X("value:Q", title="people", axis=alt.Axis(format="~s"), scale=alt.Scale(domain=[0, top * 1.15], nice=False))
     tips = ["comparison:N", alt.Tooltip("source_org:N", title="source"), alt.Tooltip("value:Q", format=","),
             "qualifier:N", "role:N"]
     base = alt.Chart(data)
-    span = base.transform_filter(alt.datum.layer == "reported").mark_rule(color="#999", strokeWidth=6,
-                                                                          opacity=0.4).encode(
-        y=y, x="min(value):Q", x2="max(value):Q")
-    dots = base.mark_point(filled=True, size=110).encode(
-        y=y, x=x, color=alt.Color("source_org:N", scale=colours, title=None),
-        shape=alt.Shape("layer:N", scale=alt.Scale(domain=["reported", "estimate"], range=["circle", "diamond"]),
-                        legend=None), tooltip=tips)
-    text = base.transform_filter(alt.datum.layer == "reported").mark_text(
-        align="left", dx=8, dy=-10, fontSize=11, color="#222").encode(
+    bars = base.mark_bar(height={"band": 0.7}).encode(
+        y=y, x=x, color=alt.Color("source_org:N", scale=colours, legend=None), tooltip=tips)
+    text = base.mark_text(align="left", dx=4, fontSize=11, color="#222").encode(
         y=y, x=x, text=alt.Text("value:Q", format=","))
-    n = data["comparison"].nunique()
-    chart = alt.layer(span, dots, text).properties(width="container", height=max(90, 70 * n))
+    n = len(data)
+    chart = alt.layer(bars, text).properties(width="container", height=max(90, 34 * n))
     parts = []
     for comp, g in reported.groupby("comparison", sort=False):
         vals = "; ".join(f"{r.source_org} {r.value:,}" for r in g.itertuples())
         hi, lo = g["value"].max(), g["value"].min()
         parts.append(f"{comp}: {vals}, a difference of {hi - lo:,} ({(hi - lo) / hi:.1%})")
-    desc = ("Dot chart of figures that several sources published for the same place and period. "
-            + ". ".join(parts) + ". A diamond shows what this report's own daily estimates add up to over the "
-            "same days.")
+    desc = ("Bar chart of figures that several sources published for the same place and period. "
+            + ". ".join(parts) + ". The black bar shows what this report's own daily estimates add up to over "
+            "the same days"
+            + "".join(f" ({v:,.0f} for {c})" for c, v in zip(estimate["comparison"], estimate["value"])) + ".")
     return ChartSpec(
         name="source_comparison", title="Where sources agree and disagree",
-        subtitle="People. Each dot is one source's figure for the same place and period; the grey bar spans "
-                 "their difference. Diamond: this report's daily estimates summed over those days.",
+        subtitle="People. Each bar is one source's figure for the same place and period. "
+                 "Black: this report's daily estimates summed over those days.",
         description=desc, chart=chart, data=data, sources=sources_of(con, rows["obs_id"].tolist()),
         method="Figures are set side by side and never added. The difference is the highest figure less the "
                "lowest. This report's estimate comes from the series it chose for each day (recommended first), "
                "which may count a different thing: for example a cumulative total since 1 December differenced "
                "between reports, against a monthly count of arrivals.",
-        height=max(90, 70 * n),
+        height=max(90, 34 * len(data)),
     )
