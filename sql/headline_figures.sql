@@ -3,7 +3,8 @@
 CREATE OR REPLACE TABLE headline_figures AS
 WITH scale AS (
     SELECT 1 AS rank, 'scale' AS key, 'People displaced in ' || area AS label, value_best, value_low, value_high, qualifier,
-        'people' AS unit, period_start, period_end, area AS place, source_org, source_title, source_url, [obs_id] AS obs_ids
+        'people' AS unit, period_start, period_end, area AS place, source_org, source_title, source_url,
+        [obs_id] AS obs_ids
     FROM places
     WHERE metric = 'displaced' AND basis = 'cumulative' AND unit = 'people' AND population = 'all'
         AND role = 'recommended' AND area_level IN ('region', 'country')
@@ -28,8 +29,8 @@ pace AS (
 ),
 place_pace AS (
     SELECT 3 AS rank, 'place_flight' AS key, 'People who fled ' || area || ' in ' || ((period_end - period_start) + 1) || ' days' AS label,
-        value_best, value_low, value_high, qualifier, 'people', period_start, period_end, area, source_org,
-        source_title, source_url, [obs_id]
+        value_best, value_low, value_high, qualifier, 'people' AS unit, period_start, period_end, area AS place,
+        source_org, source_title, source_url, [obs_id] AS obs_ids
     FROM places
     WHERE metric = 'displaced' AND basis = 'flow' AND unit = 'people' AND area_level = 'place'
     ORDER BY value_best / ((period_end - period_start) + 1) DESC
@@ -38,8 +39,8 @@ place_pace AS (
 deaths AS (
     SELECT 4 + row_number() OVER (ORDER BY period_start) AS rank, 'killed_' || year(period_start) AS key,
         'Civilians killed in ' || area || ' in ' || year(period_start) AS label,
-        value_best, value_low, value_high, qualifier, 'people', period_start, period_end, area, source_org,
-        source_title, source_url, [obs_id]
+        value_best, value_low, value_high, qualifier, 'people' AS unit, period_start, period_end, area AS place,
+        source_org, source_title, source_url, [obs_id] AS obs_ids
     FROM places
     WHERE metric = 'killed' AND population = 'civilians' AND area_level = 'country' AND role = 'recommended'
         AND month(period_start) = 1 AND day(period_start) = 1 AND month(period_end) = 12 AND day(period_end) = 31

@@ -39,6 +39,9 @@ def _table(key, title, caption, columns, frame) -> dict:
     return {"id": key, "title": title, "caption": caption, "columns": columns, "rows": _records(frame)}
 
 
+FIGURES_SHOWN = 2000  # a page listing millions of event rows helps nobody; the warehouse holds them all
+
+
 def common_context(con) -> dict:
     as_of = con.execute("SELECT max(published_on) FROM observations").fetchone()[0]
     n_obs, n_sources = con.execute("SELECT count(*), count(DISTINCT source_org) FROM observations").fetchone()
@@ -49,13 +52,6 @@ def common_context(con) -> dict:
 
 def headlines(con) -> list[dict]:
     frame = con.execute("SELECT * FROM headline_figures ORDER BY rank").df()
-    # some rows of the model carry their place, unit and ids under other column names; take whichever is set
-    for col, alt, default in (("place", "area", None), ("unit", "'people'", "people"),
-                              ("obs_ids", "list_value(obs_id)", None)):
-        if alt in frame.columns:
-            frame[col] = frame[col].where(frame[col].notna(), frame[alt])
-        if default is not None:
-            frame[col] = frame[col].fillna(default)
     out = []
     for r in _records(frame):
         ids = list(r["obs_ids"]) if r["obs_ids"] is not None else []
@@ -150,7 +146,9 @@ def sources_page(con, out) -> dict:
     figures = con.execute(
         """SELECT area AS place, metric, basis, population, unit, period_start, period_end, qualifier, value_best,
                   role, source_org, source_title, source_url, notes, ingest_file, ingest_row
-           FROM places ORDER BY metric, area, period_start, period_end, source_org, obs_id""").df()
+           FROM places ORDER BY metric, area, period_start, period_end, source_org, obs_id
+           LIMIT ?""", [FIGURES_SHOWN]).df()
+    n_figures = con.execute("SELECT count(*) FROM places").fetchone()[0]
     figures["what"] = [f"{m}, {b}, {p}, {u}" for m, b, p, u in
                        zip(figures["metric"], figures["basis"], figures["population"], figures["unit"])]
     figures["line"] = [f"{f}:{r}" for f, r in zip(figures["ingest_file"], figures["ingest_row"])]
@@ -171,8 +169,9 @@ def sources_page(con, out) -> dict:
                        "taken from it.", [("source_org", "organisation", "text"), ("source_title", "document", "link"),
                                           ("published_on", "published", "date"), ("figures", "figures", "num")],
                        listing),
-                _table("figures", "Every figure loaded", "One row per published figure, with its qualifier and "
-                       "the input file and line it came from.",
+                _table("figures", "Every figure loaded" if n_figures <= FIGURES_SHOWN else
+                       f"The first {FIGURES_SHOWN:,} of {n_figures:,} figures loaded",
+                       "One row per published figure, with its qualifier and the input file and line it came from.",
                        [("place", "place", "text"), ("what", "what (metric, basis, who, unit)", "text"),
                         ("period_start", "from", "date"), ("period_end", "to", "date"), ("qualifier", "", "qual"),
                         ("value_best", "figure", "num"), ("source_org", "source", "source"), ("role", "role", "text"),
