@@ -53,4 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run as `python -m pipeline.cli`: use the importable module so commands raise the same UsageError
+    from pipeline.cli import main as _main
+
+    sys.exit(_main())

@@ -79,3 +79,11 @@ def test_cli_build_reports_where_the_site_is(isolated):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "index.html" in proc.stdout and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("runner", [["-m", "pipeline.cli"], None])
+def test_usage_errors_are_one_line_with_exit_2(runner):
+    cmd = [sys.executable, *runner] if runner else [str(Path(sys.executable).parent / "displacement")]
+    proc = subprocess.run([*cmd, "validate", "/nonexistent/file.csv"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "/nonexistent/file.csv" in proc.stderr and "Traceback" not in proc.stderr
