@@ -28,8 +28,10 @@ report: setup
 test: setup
 	$(VENV)/bin/python -m pytest
 
+# The web UI, the daemon (schedule, inbox sensor, run queue, pools) and the code server, on 127.0.0.1.
+# DAGSTER_HOME's dagster.yaml is refreshed from the project's whenever the project's is newer.
 ui: setup
-	@mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+	@mkdir -p "$(DAGSTER_HOME)" && cp -u dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${PORT:-3000}
 
 bench: setup

@@ -2,12 +2,25 @@
 
 
 import hashlib
+import math
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipeline import warehouse
 from pipeline.assets.resources import WAREHOUSE_POOL
+
+
+PREVIEW_ROWS = 5
+
+
+def _cell(value):
+    """A preview cell as a type the Dagster UI can show (dates and decimals become text)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
 
 
 def _model_asset(name: str, deps: set[str], sql: str) -> dg.AssetsDefinition:
@@ -24,9 +37,15 @@ def _model_asset(name: str, deps: set[str], sql: str) -> dg.AssetsDefinition:
         with duckdb.get_connection() as con:
             counts = warehouse.run_models(con, [name])
             columns = con.execute(f"DESCRIBE {name}").fetchall()
+            head = warehouse.run(con, f"SELECT * FROM {name} LIMIT {PREVIEW_ROWS}")
+        schema = dg.TableSchema(columns=[dg.TableColumn(c[0], c[1]) for c in columns])
         return dg.MaterializeResult(metadata={
             "dagster/row_count": counts[name],
-            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c[0], c[1]) for c in columns]),
+            "dagster/column_schema": schema,
+            "preview": dg.MetadataValue.table(
+                records=[dg.TableRecord({c[0]: _cell(v) for c, v in zip(columns, row)}) for row in head],
+                schema=schema,
+            ),
         })
 
     return _asset
