@@ -3,7 +3,8 @@
 Each file's content is hashed (SHA-256) and the hash is the run key, so the same bytes never start a
 second run, whatever the file is called or however often it is touched. The cursor keeps the hashes
 already requested and, per file name, the (size, mtime) last seen, so unchanged files are not re-read
-on every tick.
+on every tick. Content the warehouse already holds (the daily run fetched it into the inbox and read it)
+starts no second run: the latest `observations` materialization lists the hashes it read.
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ def _load(cursor: str | None) -> tuple[dict, list[str]]:
     return data.get("files", {}), data.get("seen", [])
 
 
-def evaluate_inbox(cursor: str | None, inbox: Path | None = None) -> tuple[list[dg.RunRequest], str, list[str]]:
-    """(run requests, new cursor, log lines) for the inbox as it is now. Plain function, easy to test."""
+def evaluate_inbox(cursor: str | None, inbox: Path | None = None, ingested: set[str] = frozenset()
+                   ) -> tuple[list[dg.RunRequest], str, list[str]]:
+    """(run requests, new cursor, log lines) for the inbox as it is now. Plain function, easy to test.
+
+    `ingested`: hashes the warehouse already holds (a run, e.g. the daily fetch, read them): no run."""
     inbox = inbox or inbox_dir()
     files, seen = _load(cursor)
     seen_set = set(seen)
@@ -61,6 +65,11 @@ def evaluate_inbox(cursor: str | None, inbox: Path | None = None) -> tuple[list[
         if sha in seen_set:
             notes.append(f"{path.name}: content {sha[:12]} already requested; no new run")
             continue
+        if sha in ingested:
+            seen_set.add(sha)
+            seen.append(sha)
+            notes.append(f"{path.name}: content {sha[:12]} already in the warehouse; no new run")
+            continue
         seen_set.add(sha)
         seen.append(sha)
         notes.append(f"{path.name}: new content {sha[:12]}; requesting a rebuild")
@@ -68,6 +77,17 @@ def evaluate_inbox(cursor: str | None, inbox: Path | None = None) -> tuple[list[
                                                         "displacement/sha256": sha}))
     new_cursor = json.dumps({"files": now_files, "seen": seen[-MAX_REMEMBERED:]}, sort_keys=True)
     return requests, new_cursor, notes
+
+
+def ingested_hashes(instance: dg.DagsterInstance | None) -> set[str]:
+    """The input hashes of the latest materialization of `observations` (its `input_sha256` metadata)."""
+    if instance is None:
+        return set()
+    event = instance.get_latest_materialization_event(dg.AssetKey("observations"))
+    materialization = event.asset_materialization if event else None
+    entry = materialization.metadata.get("input_sha256") if materialization else None
+    data = getattr(entry, "data", None) or {}
+    return {v for v in data.values() if isinstance(v, str)}
 
 
 def make_inbox_sensor(job) -> dg.SensorDefinition:
@@ -79,7 +99,7 @@ def make_inbox_sensor(job) -> dg.SensorDefinition:
         description="One rebuild per new or changed file in the inbox (DISPLACEMENT_INBOX), keyed by its SHA-256.",
     )
     def inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        requests, cursor, notes = evaluate_inbox(context.cursor)
+        requests, cursor, notes = evaluate_inbox(context.cursor, ingested=ingested_hashes(context.instance))
         for note in notes:
             context.log.info(note)
         return dg.SensorResult(run_requests=requests, cursor=cursor,

@@ -406,12 +406,11 @@ def test_inbox_sensor_requests_one_run_per_new_content(tmp_path, monkeypatch):
     sensor = defs.get_sensor_def("inbox_sensor")
     assert sensor.job_name == "build"
     cursor = None
+    instance = dg.DagsterInstance.ephemeral()
 
     def tick() -> list:
         nonlocal cursor
-        with dg.DagsterInstance.ephemeral() as instance:
-            data = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor,
-                                                                definitions=defs))
+        data = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs))
         cursor = data.cursor
         return data.run_requests
 
@@ -433,6 +432,42 @@ def test_inbox_sensor_requests_one_run_per_new_content(tmp_path, monkeypatch):
     (request,) = tick()
     assert request.run_key == hashlib.sha256(changed).hexdigest()
     assert tick() == []
+    # a file a run has already read (the daily fetch writes into the inbox and builds) starts no second run
+    fetched = b"iso3,figure\nSYR,1\n"
+    instance.report_runless_asset_event(dg.AssetMaterialization(
+        "observations", metadata={"input_sha256": {"fetched.csv": hashlib.sha256(fetched).hexdigest()}}))
+    (inbox / "fetched.csv").write_bytes(fetched)
+    assert tick() == []
+    instance.dispose()
+
+
+def test_daily_schedule_fetches_only_configured_sources(monkeypatch):
+    import dagster as dg
+
+    from pipeline.assets.fetch import FETCH_SOURCES_ENV, plan
+    from pipeline.definitions import defs
+    from pipeline.fetch import SOURCES
+
+    for src in SOURCES.values():
+        for var in src.credentials:
+            monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv(FETCH_SOURCES_ENV, raising=False)
+    decided = dict(plan())
+    assert decided["unhcr"] == ""                               # needs no key
+    assert decided["hapi-idps"].startswith("set ") and decided["acled"].startswith("set ")
+    monkeypatch.setenv(FETCH_SOURCES_ENV, "none")
+    assert all(why for why in dict(plan()).values())
+
+    schedule = defs.get_schedule_def("daily_refresh")
+    assert schedule.job_name == "daily" and schedule.cron_schedule == "0 5 * * *"
+    job = defs.resolve_job_def("daily")
+    assert {"fetch_online", "observations", "report_site"} <= {n.name for n in job.graph.node_defs}
+    with dg.DagsterInstance.ephemeral() as instance:
+        data = schedule.evaluate_tick(dg.build_schedule_context(instance=instance))
+    assert len(data.run_requests) == 1
+    graph = defs.resolve_asset_graph()
+    assert dg.AssetKey("fetch_online") in graph.get(dg.AssetKey("observations")).parent_keys
+    assert "fetch_online" not in {n.name for n in defs.resolve_job_def("build").graph.node_defs}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -535,3 +570,37 @@ def test_fallback_swap_killed_between_renames_is_repaired(tmp_path, monkeypatch)
     publish.publish_site(None, site)
     assert (site / "index.html").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_fetch_online_fetches_configured_sources_and_names_the_rest(tmp_path, monkeypatch, httpserver):
+    """The daily run's first step, against a local HTTP server: UNHCR (no key) is fetched, IDMC (key set)
+    fails and says so without stopping the run, the sources without credentials are skipped with a reason."""
+    import dagster as dg
+    from werkzeug import Response
+
+    from pipeline.assets.fetch import FETCH_SOURCES_ENV, fetch_online
+    from pipeline.fetch import SOURCES
+
+    for src in SOURCES.values():
+        for var in src.credentials:
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv(src.base_env, httpserver.url_for("/").rstrip("/"))
+    monkeypatch.setenv("IDMC_CLIENT_ID", "test-client-id")
+    monkeypatch.delenv(FETCH_SOURCES_ENV, raising=False)
+    monkeypatch.setenv("DISPLACEMENT_INBOX", str(tmp_path / "inbox"))
+    monkeypatch.setenv("DISPLACEMENT_SNAPSHOTS", str(tmp_path / "snapshots"))
+    monkeypatch.setenv("DISPLACEMENT_FETCH_ATTEMPTS", "1")
+    items = [{"year": 2019, "coo_iso": "SYR", "coa_iso": "TUR", "refugees": 3_576_370}]
+    httpserver.expect_request("/population/v1/population/").respond_with_json(
+        {"page": 1, "maxPages": 1, "total": 1, "items": items})
+    httpserver.no_handler_status_code = 500
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([fetch_online], instance=instance)
+    assert result.success
+    (mat,) = result.asset_materializations_for_node("fetch_online")
+    fetched, skipped, failed = (mat.metadata[k].data for k in ("fetched", "skipped", "failed"))
+    assert list(fetched) == ["unhcr"] and fetched["unhcr"]["rows"] == 1
+    assert (tmp_path / "inbox" / fetched["unhcr"]["inbox_file"]).is_file()
+    assert list(failed) == ["idmc"] and "test-client-id" not in failed["idmc"]
+    assert skipped["hapi-idps"].startswith("set ")
+    assert set(skipped) == set(SOURCES) - {"unhcr", "idmc"}
