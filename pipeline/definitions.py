@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipeline.assets.checks import aggregate_checks
 from pipeline.assets.fetch import fetch_online
 from pipeline.assets.ingest import observations
 from pipeline.assets.reports import report_site
@@ -15,7 +16,7 @@ from pipeline.sensors import make_inbox_sensor
 
 # What `displacement build` materializes: everything offline (no network).
 all_assets = [observations, *model_assets, report_site]
-all_checks = [observations_suite]
+all_checks = [observations_suite, *aggregate_checks]
 
 # In the code location the online fetch sits upstream of the observations, so the UI shows the whole flow.
 located_assets = [

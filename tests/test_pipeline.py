@@ -40,9 +40,10 @@ def test_build_materializes_everything_and_is_byte_identical_twice(isolated):
 
     first = build()
     assert first.success
-    checks = first.get_asset_check_evaluations()
-    assert [c.passed for c in checks] == [True]
-    assert checks[0].metadata["rows"].value == 86
+    checks = {c.check_name: c for c in first.get_asset_check_evaluations()}
+    assert {"observations_suite", "displacement_flows_suite", "displacement_daily_suite"} <= set(checks), sorted(checks)
+    assert all(c.passed for c in checks.values()), sorted(checks)
+    assert checks["observations_suite"].metadata["rows"].value == 86
     site = isolated["site"]
     for name in ("index.html", "assets/vega-bundle.js", "charts/cumulative_displacement.csv",
                  "charts/displacement_pace.png", "charts/civilian_deaths_monthly.svg"):
@@ -66,9 +67,9 @@ def test_failed_blocking_check_leaves_published_site_untouched(isolated):
     header, row = bad[0], bad[1].replace(",SYR,", ",syria,", 1).replace("D01,", "X01,", 1)
     (isolated["inbox"] / "bad.csv").write_text(header + "\n" + row + "\n", encoding="utf-8")
     result = build()
-    evals = result.get_asset_check_evaluations()
-    assert [e.passed for e in evals] == [False]
-    assert evals[0].metadata["failed_expectations"].value >= 1
+    evals = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert evals["observations_suite"].passed is False
+    assert evals["observations_suite"].metadata["failed_expectations"].value >= 1
     done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "report_site" not in done and "displacement_daily" not in done
     assert site_digest(isolated["site"]) == before
