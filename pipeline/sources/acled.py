@@ -448,7 +448,7 @@ def _event_dates(text: pd.Series) -> pd.Series:
 
 
 def _read_events(s: Sniff) -> ReadResult:
-    table = textio.read_table(s, usecols=EVENT_COLS)
+    table = textio.read_table(s, usecols=EVENT_COLS, categorical=True, keys=("event_id_cnty",))
     raw = table.frame
     textio.require_columns(s.path, table.header, sorted(EVENT_NEEDED), "an ACLED event export")
     out = pd.DataFrame({"ingest_row": raw["ingest_row"]})

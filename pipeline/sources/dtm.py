@@ -38,7 +38,7 @@ def _available(series: pd.Series) -> pd.Series:
 
 def read(s: Sniff) -> ReadResult:
     if s.kind == "csv":
-        table = textio.read_table(s)
+        table = textio.read_table(s, categorical=True, keys=("id",))
         raw, pre, rows_read = table.frame, table.rejected, table.rows_read
         fmt = "dtm-csv"
     else:

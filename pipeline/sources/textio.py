@@ -195,31 +195,41 @@ class Table:
         return len(self.frame) + len({r.line for r in self.rejected})
 
 
-def _long_lines(text: str) -> list[int]:
-    """1-based numbers of physical lines longer than MAX_LINE bytes (vectorised over newline positions)."""
+def _long_lines(text: str, data: bytes | None = None) -> list[int]:
+    """1-based numbers of physical lines longer than MAX_LINE bytes (of their UTF-8 encoding).
+
+    Cheap on the common file: a line longer than MAX_LINE contains a whole aligned window of
+    MAX_LINE // 2 bytes with no newline, so when every such window holds a newline (one `find` each,
+    which stops at the first line end) there is none; only otherwise are all line ends located.
+    """
     if len(text) <= MAX_LINE:
         return []
-    raw = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    data = text.encode("utf-8", "surrogatepass") if data is None else data
+    window = MAX_LINE // 2
+    if all(data.find(b"\n", k, k + window) >= 0 for k in range(0, len(data) - window + 1, window)):
+        return []
+    raw = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(raw == 10)
     bounds = np.concatenate(([-1], ends, [raw.size]))
     lengths = np.diff(bounds) - 1
     return (np.flatnonzero(lengths > MAX_LINE) + 1).tolist()
 
 
-def _physical_lines(text: str) -> int:
-    n = text.count("\n")
-    return n if text.endswith("\n") else n + 1
-
-
-def read_table(s: Sniff, *, usecols: list[str] | None = None) -> Table:
+def read_table(s: Sniff, *, usecols: list[str] | None = None, categorical: bool = False,
+               keys: tuple[str, ...] = ()) -> Table:
     """Read a CSV sniff into a frame of strings with true line numbers, the HXL row dropped.
 
     usecols: keep only these columns (those present), which keeps memory down on wide files.
+    categorical: on the fast route, give the columns pandas' category dtype (the same text, each
+    distinct value held once), for readers that only go through `col`/`code`/`per_unique`: a
+    million-row column of a few hundred values then costs codes, not a million strings. `keys`: columns
+    with a distinct value per row (the source's ids), read as plain strings even then.
     """
     text = s.text or ""
     path = s.path
     rejected: list[Rejection] = []
-    long = _long_lines(text)
+    data = text.encode("utf-8", "surrogatepass") if len(text) > MAX_LINE else None
+    long = _long_lines(text, data)
     if long:
         if 1 in long:
             raise InputError(f"{path}: line 1: the header line is over {MAX_LINE:,} bytes long")
@@ -231,7 +241,11 @@ def read_table(s: Sniff, *, usecols: list[str] | None = None) -> Table:
             lines[n - 1] = ""
         text = "\n".join(lines)
         del lines
-    frame = _fast_frame(text, usecols)
+        data = None
+    if data is None:
+        data = text.encode("utf-8", "surrogatepass")
+    frame = _fast_frame(data, usecols, categorical, keys)
+    del data
     if frame is None:
         header, rows = csv_rows(text, path)
         frame, shape_rej = _slow_frame(header, rows, path, usecols)
@@ -249,33 +263,59 @@ def read_table(s: Sniff, *, usecols: list[str] | None = None) -> Table:
     return Table(header=header, frame=frame.reset_index(drop=True), rejected=rejected, hxl=hxl)
 
 
-def _fast_frame(text: str, usecols: list[str] | None) -> pd.DataFrame | None:
-    """pandas' C parser when each record is one physical line; None when that does not hold."""
+def _blank_rows(body: pd.DataFrame) -> pd.Series:
+    """Rows whose every cell is blank after stripping (a blank or comma-only line)."""
+    blank = pd.Series(True, index=body.index)
+    for c in body.columns:
+        column = body[c]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            empty = np.array([str(v).strip() == "" for v in column.cat.categories] + [True])
+            codes = column.cat.codes.to_numpy()
+            blank &= empty[np.where(codes < 0, len(empty) - 1, codes)]
+        else:
+            blank &= column.str.strip() == ""
+        if not blank.any():
+            break
+    return blank
+
+
+def _fast_frame(data: bytes, usecols: list[str] | None, categorical: bool = False,
+                keys: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    """pandas' C parser (over the UTF-8 bytes) when each record is one physical line; None when that
+    does not hold."""
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
-                            skip_blank_lines=False, engine="c", index_col=False,
+        dtype = str
+        if categorical:  # a mapping by the file's own (unstripped) header cells
+            header = pd.read_csv(io.BytesIO(data[:4 * MAX_LINE]), nrows=0, engine="c", encoding="utf-8",
+                                 encoding_errors="surrogatepass").columns
+            dtype = {c: (str if str(c).strip() in keys else "category") for c in header}
+        frame = pd.read_csv(io.BytesIO(data), dtype=dtype, keep_default_na=False,
+                            na_filter=False, skip_blank_lines=False, engine="c", index_col=False, encoding="utf-8",
+                            encoding_errors="surrogatepass",
                             usecols=(lambda c: c.strip() in usecols) if usecols is not None else None)
     except (pd.errors.ParserError, ValueError, csv.Error, MemoryError, OverflowError):
         return None
     except pd.errors.EmptyDataError:
         return None
-    expected = _physical_lines(text) - 1
+    n = data.count(b"\n")
+    expected = (n if data.endswith(b"\n") else n + 1) - 1
     if len(frame) != expected:
         # quoted newlines, or a trailing blank line: only trust the count when it matches exactly
-        if not (len(frame) == expected - 1 and text.endswith("\n\n")):
+        if not (len(frame) == expected - 1 and data.endswith(b"\n\n")):
             return None
     frame.columns = [str(c).strip() for c in frame.columns]
     if any(c.startswith("Unnamed: ") for c in frame.columns) or len(set(frame.columns)) != len(frame.columns):
         return None  # blank or duplicate header cells: let the exact route name them as the file does
     frame["ingest_row"] = pd.array(np.arange(2, len(frame) + 2), dtype="Int64")
-    if len(frame.columns) > 1 and ("\n\n" in text or "\n\r\n" in text or "\n," in text or "\n " in text):
-        # only possible with blank (or comma-only) lines; skip the check on the common clean file
-        body = frame.iloc[:, :-1]
-        blank = pd.Series(True, index=frame.index)
-        for c in body.columns:
-            blank &= body[c].str.strip() == ""
-        frame = frame.loc[~blank]
-    return frame.reset_index(drop=True).astype({c: "string" for c in frame.columns[:-1]})
+    if len(frame.columns) > 1:
+        # only possible with blank (or comma-only) lines, checked column by column, stopping at the
+        # first column with no blank cell (on a clean file, the first)
+        blank = _blank_rows(frame.iloc[:, :-1])
+        if blank.any() and (b"\n\n" in data or b"\n\r\n" in data or b"\n," in data or b"\n " in data):
+            frame = frame.loc[~blank]
+    frame = frame.reset_index(drop=True)
+    text_columns = [c for c in frame.columns[:-1] if not isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    return frame.astype({c: "string" for c in text_columns}) if text_columns else frame
 
 
 def _slow_frame(header, rows, path, usecols):
