@@ -49,7 +49,11 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) ->
 
 def load_base_tables(con: duckdb.DuckDBPyConnection, observations: pd.DataFrame, rejected: pd.DataFrame) -> None:
     run(con, schema.duckdb_ddl("observations"))
-    obs = schema.conform(observations).sort_values("obs_id", kind="stable")
+    canonical = list(observations.columns) == schema.COLUMN_NAMES and all(
+        str(observations[name].dtype) == dtype for name, (dtype, _, _) in schema.COLUMNS.items())
+    obs = observations if canonical else schema.conform(observations)  # ingest's frame is already canonical
+    if not obs["obs_id"].is_monotonic_increasing:  # and already sorted: no second copy of a million rows
+        obs = obs.sort_values("obs_id", kind="stable")
     con.register("obs_frame", obs)
     run(con, "INSERT INTO observations SELECT * FROM obs_frame")
     con.unregister("obs_frame")
