@@ -318,8 +318,11 @@ def postgres():
     if pg_bin is None:
         if os.geteuid() != 0 or not shutil.which("apt-get"):
             pytest.skip("PostgreSQL is not installed and this user cannot apt-get install it")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        # a new machine has no package lists yet: without an update the install finds nothing
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600, env=env, check=False)
         proc = subprocess.run(["apt-get", "install", "-y", "-q", "postgresql"], capture_output=True, text=True,
-                              timeout=900, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+                              timeout=900, env=env)
         pg_bin = _pg_bin()
         if proc.returncode != 0 or pg_bin is None:
             pytest.skip(f"apt-get install postgresql failed: {(proc.stderr or proc.stdout)[-500:]}")
