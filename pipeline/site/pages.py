@@ -64,7 +64,9 @@ def index(con, out) -> dict:
     return {"title": "Displacement and civilian deaths in north-west Syria, 2019-2020",
             "headlines": headlines(con),
             "pages": [p for p in PAGES if p.slug != "index"],
-            "charts": [chart_context(displacement.cumulative(con, PLACE), out)]}
+            "charts": [chart_context(displacement.cumulative(con, PLACE), out),
+                       chart_context(displacement.pace(con, PLACE), out),
+                       chart_context(casualties.monthly_deaths(con), out)]}
 
 
 def scale(con, out) -> dict:
