@@ -88,3 +88,13 @@ def test_usage_errors_are_one_line_with_exit_2(runner):
     proc = subprocess.run([*cmd, "validate", "/nonexistent/file.csv"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "/nonexistent/file.csv" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_build_with_an_unreadable_inbox_file_says_which_and_why_without_a_traceback(isolated):
+    (isolated["inbox"] / "junk.csv").write_bytes(bytes(range(256)) * 8)
+    proc = subprocess.run([str(Path(sys.executable).parent / "displacement"), "build"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1
+    assert "junk.csv" in proc.stderr and "the published site was left as it was" in proc.stderr
+    assert "Traceback" not in proc.stderr and "Stack Trace" not in proc.stderr
+    assert not (isolated["site"] / "index.html").exists()

@@ -20,7 +20,7 @@ def observations(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> d
         warehouse.load_base_tables(con, result.observations, result.rejected)
         warehouse.record_files(con, result.files)
     for row in result.files.itertuples():
-        if row.error:
+        if isinstance(row.error, str) and row.error:
             context.log.warning(f"{row.file}: {row.error}")
     return dg.MaterializeResult(
         metadata={

@@ -27,7 +27,8 @@ def build(quiet: bool = True):
             resources={"duckdb": definitions.duckdb_resource()},
             instance=instance,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING" if quiet else "INFO"}}}},
+            # quiet: Dagster's own console log (with its stack traces) stays out; the summary below says what failed
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL" if quiet else "INFO"}}}},
         )
     return result
 
@@ -42,15 +43,25 @@ def run(args) -> int:
     failed_checks = [c for c in checks if not c.passed]
     done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     for c in failed_checks:
-        print(f"check failed: {c.asset_key.to_user_string()} {c.check_name}: "
-              f"{c.metadata.get('failed_expectations').value if 'failed_expectations' in c.metadata else ''} "
-              "expectation(s) failed; the published site was left as it was", file=sys.stderr)
+        print(f"check failed: {c.asset_key.to_user_string()} / {c.check_name}; the published site was left as it was",
+              file=sys.stderr)
+        failures = c.metadata.get("failures")
+        for f in (failures.value if failures is not None else [])[:20]:
+            what = f.get("expectation", "?")
+            where = ", ".join(str(v) for v in (f.get("column"), f.get("sample")) if v)
+            count = f.get("unexpected_count")
+            print(f"  - {what}" + (f" ({count} unexpected)" if count else "") + (f": {where}" if where else ""),
+                  file=sys.stderr)
     if not result.success or failed_checks or "report_site" not in done:
-        print(f"build failed after {time.monotonic() - started:.1f}s; warehouse {warehouse_path()}", file=sys.stderr)
         for ev in result.all_events:
             if ev.is_step_failure:
                 err = ev.step_failure_data.error
-                print(f"  step {ev.step_key}: {err.message.strip().splitlines()[0] if err else 'failed'}", file=sys.stderr)
+                if err is not None and "DagsterAssetCheckFailedError" in (err.cls_name or ""):
+                    continue  # already said above, with the failed expectations
+                message = err.message.strip().splitlines()[0] if err else "failed"
+                print(f"step failed: {ev.step_key}: {message}", file=sys.stderr)
+        print(f"build failed after {time.monotonic() - started:.1f}s; warehouse {warehouse_path()}; "
+              "rerun with --verbose for Dagster's step log", file=sys.stderr)
         return 1
     print(f"built {len(done)} assets and {len(checks)} checks in {time.monotonic() - started:.1f}s; "
           f"site: {site_dir()}/index.html")
