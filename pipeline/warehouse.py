@@ -81,9 +81,19 @@ def run_models(con: duckdb.DuckDBPyConnection, names: list[str] | None = None) -
     for name in model_order():
         if names is not None and name not in names:
             continue
-        run(con, all_models[name][1])
+        sql = all_models[name][1]
+        _drop_if_other_kind(con, name, "VIEW" if re.search(r"CREATE\s+OR\s+REPLACE\s+VIEW", sql, re.I) else "BASE TABLE")
+        run(con, sql)
         counts[name] = run(con, f"SELECT count(*) FROM {name}")[0][0]
     return counts
+
+
+def _drop_if_other_kind(con: duckdb.DuckDBPyConnection, name: str, kind: str) -> None:
+    """A model that changed from table to view (or back) replaces the old object of the other kind."""
+    found = run(con, "SELECT table_type FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'",
+                [name])
+    if found and found[0][0] != kind:
+        run(con, f"DROP {'VIEW' if found[0][0] == 'VIEW' else 'TABLE'} {name}")
 
 
 def record_files(con: duckdb.DuckDBPyConnection, files: pd.DataFrame) -> None:

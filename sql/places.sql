@@ -1,8 +1,9 @@
 -- depends: observations, gazetteer
 -- Every observation's place normalised through the gazetteer (aliases in Latin and Arabic
 -- spellings); unknown places keep their own text. Also the unit rule: households become people only
--- where the source states a household size.
-CREATE OR REPLACE TABLE places AS
+-- where the source states a household size. A view, not a table: every model reads only the rows it
+-- needs, and millions of event rows are not copied once more.
+CREATE OR REPLACE VIEW places AS
 SELECT
     o.*,
     COALESCE(g.name, NULLIF(trim(o.place), ''), o.admin1_name, o.country_iso3) AS area,

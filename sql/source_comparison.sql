@@ -1,7 +1,8 @@
 -- depends: places, displacement_daily
--- For each place, metric, unit and period that some source reported as a flow or a cumulative total,
--- what each source said, the spread between them, and what this report's chosen daily series adds up
--- to over the same days. Figures are listed side by side, never added together.
+-- For each place, metric, unit and period that two or more sources reported as a flow or a cumulative
+-- total, what each source said, the spread between them, and what this report's chosen daily series
+-- adds up to over the same days. Figures are listed side by side, never added together. A period only
+-- one source reported is no comparison and is left out (with event data that is nearly every row).
 CREATE OR REPLACE TABLE source_comparison AS
 WITH reported AS (
     SELECT area AS place, metric, population, unit_people AS unit, period_start, period_end, source_id, source_org,
@@ -16,6 +17,7 @@ periods AS (
         max(value_best) - min(value_best) AS spread
     FROM reported
     GROUP BY ALL
+    HAVING count(DISTINCT source_id) > 1
 ),
 chosen_total AS (
     SELECT p.place, p.metric, p.population, p.unit, p.period_start, p.period_end,

@@ -183,3 +183,19 @@ def test_gazetteer_maps_spellings_to_one_place_and_never_adds_a_place_to_its_reg
         """SELECT DISTINCT source_id FROM displacement_daily WHERE place = 'North-west Syria'
            AND series_role = 'chosen' AND date BETWEEN '2019-08-17' AND '2019-08-22'""").fetchall()
     assert nw == [("ocha",)]
+
+
+def test_a_model_that_became_a_view_replaces_the_table_an_older_warehouse_holds():
+    import duckdb
+
+    from pipeline import ingest, warehouse
+
+    con = duckdb.connect()
+    result = ingest.ingest(ingest.DEFAULT_FILES)
+    warehouse.load_base_tables(con, result.observations, result.rejected)
+    con.execute("CREATE TABLE places AS SELECT 1 AS stale").fetchall()
+    for _ in range(2):  # and running again over the view works too
+        counts = warehouse.run_models(con)
+        assert counts["places"] == len(result.observations)
+    kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'places'").fetchall()
+    assert kind == [("VIEW",)]
