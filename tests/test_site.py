@@ -159,3 +159,24 @@ def test_page_escapes_hostile_strings(default_warehouse, tmp_path):
     html = out.read_text(encoding="utf-8")
     assert "<script>alert" not in html and "<img src=x" not in html and "javascript:" not in html
     assert "&lt;img src=x onerror=alert(2)&gt;" in html
+
+
+def test_site_without_north_west_syria_figures_says_so_instead_of_failing(tmp_path, monkeypatch):
+    """Data for another country only (an ACLED event file): every page renders; empty charts say so."""
+    import duckdb
+
+    from pipeline import ingest, warehouse
+
+    result = ingest.ingest([Path(__file__).parent / "fixtures" / "sources" / "acled_events.csv"])
+    con = duckdb.connect()
+    warehouse.load_base_tables(con, result.observations, result.rejected)
+    warehouse.run_models(con)
+    monkeypatch.setattr(page_defs, "TABLE_ROWS_SHOWN", 2)
+    out = tmp_path / "site"
+    build_site(con, out)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "No figures for this chart in the data loaded" in index
+    assert not (out / "charts" / "displacement_pace.png").exists()
+    sources = (out / "sources.html").read_text(encoding="utf-8")
+    total = len(result.observations)
+    assert total > 2 and f"Showing the first 2 of {total:,} rows" in sources

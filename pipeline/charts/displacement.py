@@ -140,9 +140,11 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
         [place, peak_days],
     ).df()
     lo, hi = (daily["date"].min(), daily["date"].max()) if len(daily) else (None, None)
+    # key events annotate the figures around them; with no figures for the place there is nothing to annotate
     events = con.execute(
         """SELECT date, label, place, source_org, source_url FROM key_events
-           WHERE ? IS NULL OR date BETWEEN ?::DATE - 30 AND ?::DATE + 30 ORDER BY date, label""", [lo, lo, hi]).df()
+           WHERE ? IS NOT NULL AND date BETWEEN ?::DATE - 30 AND ?::DATE + 30 ORDER BY date, label""",
+        [lo, lo, hi]).df()
 
     day = pd.DataFrame({
         "layer": "daily", "date": iso(daily["date"]), "end_date": None,
@@ -173,9 +175,10 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
         "anchor": ["right" if lo is not None and (pd.Timestamp(e) - pd.Timestamp(lo)).days > 0.7 * span else "left"
                    for e in events["date"]],
     })
-    data = pd.concat([x for x in (day, pd.DataFrame(gaps), peak, ev) if len(x)], ignore_index=True)
+    parts = [x for x in (day, pd.DataFrame(gaps), peak, ev) if len(x)]
     cols = ["layer", "date", "end_date", "people_per_day", "rolling_7d", "days_in_7d", "run", "label", "level",
             "anchor", "source_org"]
+    data = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
     data = data.reindex(columns=cols)
     for c in ("people_per_day", "rolling_7d", "days_in_7d", "run", "level"):
         data[c] = data[c].astype("Int64")

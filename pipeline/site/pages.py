@@ -35,8 +35,13 @@ def _table_exists(con, name: str) -> bool:
     return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0] > 0
 
 
+TABLE_ROWS_SHOWN = 1000  # a page is for reading: longer tables show their first rows and say how many there are
+
+
 def _table(key, title, caption, columns, frame) -> dict:
-    return {"id": key, "title": title, "caption": caption, "columns": columns, "rows": _records(frame)}
+    total = len(frame)
+    return {"id": key, "title": title, "caption": caption, "columns": columns,
+            "rows": _records(frame.head(TABLE_ROWS_SHOWN)), "total": total}
 
 
 FIGURES_SHOWN = 2000  # a page listing millions of event rows helps nobody; the warehouse holds them all

@@ -134,12 +134,14 @@ def chart_context(spec: ChartSpec, out: Path, images: bool = True) -> dict:
     charts_dir = out / "charts"
     charts_dir.mkdir(parents=True, exist_ok=True)
     write_csv(spec.data, charts_dir / f"{spec.name}.csv")
+    if spec.data.empty:  # nothing to draw (the loaded data has no figures for it): say so, export nothing
+        return {"spec": spec, "vl_json": None, "empty": True}
     # a chart shown on two pages (the overview repeats the topic pages' lead charts) is exported once
     if images and not (charts_dir / f"{spec.name}.png").exists():
         static = export_spec(spec, vl)
         (charts_dir / f"{spec.name}.svg").write_text(vlc.vegalite_to_svg(static), encoding="utf-8")
         (charts_dir / f"{spec.name}.png").write_bytes(vlc.vegalite_to_png(static, scale=2))
-    return {"spec": spec, "vl_json": safe_json(vl)}
+    return {"spec": spec, "vl_json": safe_json(vl), "empty": False}
 
 
 def render_page(env: Environment, template: str, out_path: Path, **ctx) -> None:
