@@ -180,3 +180,22 @@ def test_site_without_north_west_syria_figures_says_so_instead_of_failing(tmp_pa
     sources = (out / "sources.html").read_text(encoding="utf-8")
     total = len(result.observations)
     assert total > 2 and f"Showing the first 2 of {total:,} rows" in sources
+
+
+def test_refugees_page_draws_stocks_by_year_and_by_country_when_unhcr_data_is_loaded(tmp_path):
+    import duckdb
+
+    from pipeline import ingest, warehouse
+
+    result = ingest.ingest([*ingest.DEFAULT_FILES, Path(__file__).parent / "fixtures" / "sources" / "unhcr_population.csv"])
+    con = duckdb.connect()
+    warehouse.load_base_tables(con, result.observations, result.rejected)
+    warehouse.run_models(con)
+    out = tmp_path / "site"
+    build_site(con, out)
+    html = (out / "refugees.html").read_text(encoding="utf-8")
+    assert "Refugees from SYR, year by year" in html and "Where refugees from SYR lived at the end of 2020" in html
+    by_year = list(csv.DictReader(io.StringIO((out / "charts" / "refugees_over_time.csv").read_text(encoding="utf-8"))))
+    assert [(r["year"], r["refugees"]) for r in by_year] == [("2019", "910000"), ("2020", "560000")]
+    by_country = list(csv.DictReader(io.StringIO((out / "charts" / "refugees_by_country.csv").read_text(encoding="utf-8"))))
+    assert [(r["iso3"], r["refugees"]) for r in by_country] == [("DEU", "560000")]

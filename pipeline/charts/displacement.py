@@ -240,35 +240,79 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
     )
 
 
-def refugees_by_country(con) -> ChartSpec | None:
-    """Refugees by country of asylum: the latest stock each source reported, one bar per country."""
+def _refugee_origin(con) -> tuple[str, int] | None:
+    """The origin with the most refugees in the latest year of refugees_by_asylum, and that year."""
+    row = con.execute(
+        """SELECT origin_iso3, year FROM refugees_by_asylum
+           WHERE refugees IS NOT NULL AND year = (SELECT max(year) FROM refugees_by_asylum WHERE refugees IS NOT NULL)
+           GROUP BY ALL ORDER BY sum(refugees) DESC, origin_iso3 LIMIT 1""").fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def refugees_by_country(con, top: int = 15) -> ChartSpec | None:
+    """Refugees by country of asylum at the end of the latest year: the largest `top` countries."""
     alt = _base()
-    rows = con.execute(
-        """SELECT country_iso3, origin_iso3, value_best, qualifier, period_end, source_org, obs_id
-           FROM places
-           WHERE metric = 'refugees' AND unit_people = 'people' AND population = 'all'
-           QUALIFY row_number() OVER (PARTITION BY country_iso3, origin_iso3
-                                      ORDER BY role = 'recommended' DESC, period_end DESC, published_on DESC, obs_id) = 1
-           ORDER BY value_best DESC, country_iso3""").df()
-    if not len(rows):
+    found = _refugee_origin(con)
+    if found is None:
         return None
-    data = pd.DataFrame({"layer": "reported", "country_of_asylum": rows["country_iso3"],
-                         "origin": rows["origin_iso3"], "people": whole(rows["value_best"]),
-                         "qualifier": rows["qualifier"], "as_of": iso(rows["period_end"]),
-                         "source_org": rows["source_org"]})
-    data = tidy(data)
+    origin, year = found
+    rows = con.execute(
+        """SELECT asylum_iso3, asylum_name, refugees, asylum_seekers, source_org, obs_ids FROM refugees_by_asylum
+           WHERE origin_iso3 = ? AND year = ? AND refugees IS NOT NULL
+           ORDER BY refugees DESC, asylum_iso3""", [origin, year]).df()
+    shown = rows.head(top)
+    data = tidy(pd.DataFrame({
+        "country_of_asylum": shown["asylum_name"].fillna(shown["asylum_iso3"]), "iso3": shown["asylum_iso3"],
+        "refugees": whole(shown["refugees"]), "asylum_seekers": whole(shown["asylum_seekers"]),
+        "year": year, "source_org": shown["source_org"]}))
+    height = max(120, 24 * len(data))
     chart = alt.Chart(data).mark_bar(color=BLUE).encode(
-        y=alt.Y("country_of_asylum:N", sort="-x", title="country of asylum"),
-        x=alt.X("people:Q", title="refugees", axis=alt.Axis(format="~s")),
-        tooltip=["country_of_asylum:N", "origin:N", alt.Tooltip("people:Q", format=","), tip_date("as_of", "as of"),
+        y=alt.Y("country_of_asylum:N", sort="-x", title=None),
+        x=alt.X("refugees:Q", title=f"refugees from {origin}, end of {year}", axis=alt.Axis(format="~s", orient="top")),
+        tooltip=["country_of_asylum:N", alt.Tooltip("refugees:Q", format=","),
+                 alt.Tooltip("asylum_seekers:Q", format=",", title="asylum seekers"),
                  alt.Tooltip("source_org:N", title="source")],
-    ).properties(width="container", height=max(120, 24 * len(data)))
-    top = data.iloc[0]
+    ).properties(width="container", height=height)
+    first = data.iloc[0]
+    share = float(shown["refugees"].sum() / rows["refugees"].sum()) if rows["refugees"].sum() else 0.0
+    ids = [i for ids in shown["obs_ids"] for i in ids]
     return ChartSpec(
-        name="refugees_by_country", title="Refugees by country of asylum",
-        subtitle="People, the latest figure per country of asylum and origin (stock at the date given).",
-        description=f"Bar chart of refugees by country of asylum; the largest figure is {top.people:,} in "
-                    f"{top.country_of_asylum} as of {top.as_of}.",
-        chart=chart, data=data, sources=sources_of(con, rows["obs_id"].tolist()),
-        method="A stock: people present at a date, not people who arrived in a period. One figure per country, "
-               "the latest recommended one.", height=max(120, 24 * len(data)))
+        name="refugees_by_country", title=f"Where refugees from {origin} lived at the end of {year}",
+        subtitle=f"People, a stock at the end of the year. The {len(data)} largest of {len(rows)} countries of asylum.",
+        description=f"Bar chart of refugees from {origin} by country of asylum at the end of {year}: "
+                    f"{first.country_of_asylum} hosted the most, {first.refugees:,}. The {len(data)} countries shown "
+                    f"hosted {share:.0%} of all {rows['refugees'].sum():,.0f}.",
+        chart=chart, data=data, sources=sources_of(con, ids),
+        method="A stock: people present at the end of the year, not people who arrived in it. Where two sources "
+               "give the same year and countries, one is used (recommended first, then the latest published).",
+        height=height)
+
+
+def refugees_over_time(con) -> ChartSpec | None:
+    """All refugees from the main origin, year by year: the countries of asylum added up (one source each)."""
+    alt = _base()
+    found = _refugee_origin(con)
+    if found is None:
+        return None
+    origin, _ = found
+    rows = con.execute(
+        """SELECT year, sum(refugees) AS refugees, count(*) AS countries, flatten(list(obs_ids)) AS obs_ids
+           FROM refugees_by_asylum WHERE origin_iso3 = ? AND refugees IS NOT NULL
+           GROUP BY year ORDER BY year""", [origin]).df()
+    data = tidy(pd.DataFrame({"year": rows["year"].astype("Int64"), "refugees": whole(rows["refugees"]),
+                              "countries_of_asylum": rows["countries"].astype("Int64")}))
+    chart = alt.Chart(data).mark_line(color=BLUE, point=True).encode(
+        x=alt.X("year:O", title=None, axis=alt.Axis(labelAngle=0, values=[int(y) for y in data["year"] if int(y) % 5 == 0])),
+        y=alt.Y("refugees:Q", title=f"refugees from {origin}", axis=alt.Axis(format="~s")),
+        tooltip=["year:O", alt.Tooltip("refugees:Q", format=","), "countries_of_asylum:Q"],
+    ).properties(width="container", height=260)
+    peak = data.loc[data["refugees"].astype("float").idxmax()]
+    ids = sorted({i for ids in rows["obs_ids"] for i in ids})
+    return ChartSpec(
+        name="refugees_over_time", title=f"Refugees from {origin}, year by year",
+        subtitle="People, a stock at the end of each year, all countries of asylum together.",
+        description=f"Line chart of refugees from {origin} at the end of each year from {data['year'].min()} to "
+                    f"{data['year'].max()}; the highest is {peak.refugees:,} at the end of {peak.year}.",
+        chart=chart, data=data, sources=sources_of(con, ids),
+        method="The countries of asylum are different places, so their stocks add up; for each country and year one "
+               "source is used, never two.", height=260)

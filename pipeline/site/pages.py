@@ -186,11 +186,12 @@ def sources_page(con, out) -> dict:
 
 
 def refugees(con, out) -> dict:
-    spec = displacement.refugees_by_country(con)
+    specs = [s for s in (displacement.refugees_over_time(con), displacement.refugees_by_country(con)) if s]
+    spec = specs[0] if specs else None
     return {"title": "Refugees by country of asylum",
             "intro": ["Refugees are people who crossed an international border; they are counted as a stock, "
                       "the number present in a country at a date."],
-            "charts": [chart_context(spec, out)] if spec else [],
+            "charts": [chart_context(s, out) for s in specs],
             "empty": None if spec else (
                 "No UNHCR data was loaded, so there is nothing to show here yet. To add it, download the "
                 "refugee population table for Syria as origin from UNHCR's Refugee Data Finder "
