@@ -389,6 +389,8 @@ def test_cli_json():
     assert isinstance(data, list) and len(data) == 7
     s01 = [r for r in data if r["value_best"] == 60000][0]
     assert (s01["period_start"], s01["period_end"], s01["place"]) == ("2019-08-17", "2019-08-20", "Maarat al-Numan")
+    # without --title every row names the article by its headline
+    assert {r["source_title"] for r in data} == {article("idlib_2019_08.txt").splitlines()[0].strip()}
 
 
 def test_cli_csv_and_inbox(tmp_path):

@@ -29,7 +29,7 @@ def register(subparsers) -> None:
     fmt.add_argument("--json", action="store_true", help="print one JSON array of candidate figures (default)")
     fmt.add_argument("--csv", action="store_true", help="print the facts CSV (data/default/figures.csv layout)")
     p.add_argument("--source-org", metavar="NAME", help="who published the article (e.g. Reuters)")
-    p.add_argument("--title", metavar="TEXT", help="the article's title")
+    p.add_argument("--title", metavar="TEXT", help="the article's title (default: its first line, the headline)")
     p.add_argument("--url", metavar="URL", help="the article's address")
     p.add_argument("--country", metavar="ISO3", help="country of the figures when the text does not make it clear")
     p.add_argument("--inbox", action="store_true",
@@ -67,7 +67,9 @@ def run(args) -> int:
         country = args.country.upper()
     path = Path(args.article)
     text = _read_article(path)
-    claims = extract_article(text, published, publisher=args.source_org, title=args.title, url=args.url,
+    # every row names its source document: without --title, the headline (first non-empty line) stands for it
+    title = args.title or next((line.strip() for line in text.splitlines() if line.strip()), None)
+    claims = extract_article(text, published, publisher=args.source_org, title=title, url=args.url,
                              country_iso3=country)
     if args.csv:
         sys.stdout.write(to_csv_text(claims))
