@@ -49,15 +49,35 @@ def obs_ids(source_ids: pd.Series, keys: pd.Series) -> list[str]:
     return list(out)
 
 
+def _by_code(series: pd.Series, per_category, na_value) -> pd.Series | None:
+    """For a category series: per_category(categories as a string series) -> values, expanded by code
+    (na_value where the row is NA). None for other dtypes."""
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        return None
+    cats = pd.Series(np.asarray(series.cat.categories, dtype=object), dtype=object).astype("string")
+    values = per_category(cats)
+    arr = values.array if isinstance(values, pd.Series) else values
+    codes = series.cat.codes.to_numpy()
+    full = arr._concat_same_type([arr, pd.array([na_value], dtype=arr.dtype)]) if hasattr(arr, "_concat_same_type") \
+        else np.append(arr, na_value)
+    return pd.Series(full.take(np.where(codes < 0, len(cats), codes)), index=series.index)
+
+
 def _blank(series: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
         return series.isna()
+    fast = _by_code(series, lambda c: np.asarray([v.strip() == "" for v in c], dtype=bool), True)
+    if fast is not None:
+        return fast
     return series.isna() | (per_unique(series, str.strip) == "").fillna(True).astype(bool)
 
 
 def _to_number(series: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(series):
         return series.astype("Float64")
+    fast = _by_code(series, _to_number, pd.NA)
+    if fast is not None:
+        return fast
     text = per_unique(series, lambda v: v.strip().replace(",", ""))
     return pd.to_numeric(text, errors="coerce").astype("Float64")
 
@@ -65,6 +85,9 @@ def _to_number(series: pd.Series) -> pd.Series:
 def _to_date(series: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(series):
         return series.astype("datetime64[s]")
+    fast = _by_code(series, _to_date, pd.NaT)
+    if fast is not None:
+        return fast
     text = per_unique(series, lambda v: v.strip()[:10])
     return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
 
@@ -76,6 +99,11 @@ def _matches(series: pd.Series, pattern_for, key: pd.Series | None = None) -> pd
 
     import numpy
 
+    if key is None:
+        fast = _by_code(series, lambda c: numpy.asarray([re.fullmatch(pattern_for(""), v.strip()) is not None
+                                                          for v in c], dtype=bool), False)
+        if fast is not None:
+            return fast
     text = series.astype("string")
     keys = key if key is not None else pd.Series("", index=series.index, dtype="string")
     pairs = pd.MultiIndex.from_arrays([keys.fillna("").astype(object), text.astype(object)])
@@ -121,9 +149,10 @@ def finalize(
     file = str(path)
     source_cols = source_cols or {}
     frame = raw.copy(deep=False)  # copy-on-write: the reader's frame is never changed
-    for name in schema.COLUMN_NAMES:
-        if name not in frame.columns:
-            frame[name] = pd.NA
+    added = [name for name in schema.COLUMN_NAMES if name not in frame.columns]
+    none = pd.Categorical.from_codes(np.full(len(frame), -1, dtype=np.int8), categories=pd.Index([], dtype=object))
+    for name in added:  # all NA; as categories, each check below costs nothing per row
+        frame[name] = pd.Series(none, index=frame.index)
     c = _Collector(frame, file, source_cols)
 
     # required text fields present
@@ -196,6 +225,9 @@ def finalize(
         out[name] = s if everything else s.loc[good]
     for name, s in dates.items():
         out[name] = s if everything else s.loc[good]
+    for name in added:  # a column the reader did not give leaves as it always has: plain NA
+        if name not in nums and name not in dates and name != "qualifier":
+            out[name] = pd.NA
     out["ingest_file"] = Path(file).name
     out["ingest_sha256"] = sha256
     key = out["_row_key"].astype("string") if "_row_key" in out.columns else out["ingest_row"].astype("string")
