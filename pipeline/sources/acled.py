@@ -483,11 +483,18 @@ def _read_events_reference(s: Sniff) -> ReadResult:
                     + col(raw, "admin3").map(lambda a: f"; admin3={a}", na_action="ignore").fillna(""))
     out["_row_key"] = col(raw, "event_id_cnty").fillna("line " + raw["ingest_row"].astype("string"))
     unknown = out["country_iso3"].isna() & col(raw, "country").notna()
+    return _finish_events(s, table, raw, out, unknown, col(raw, "country"))
+
+
+def _finish_events(s: Sniff, table, raw: pd.DataFrame, out: pd.DataFrame, unknown: pd.Series,
+                   country: pd.Series) -> ReadResult:
+    """Rows naming a country the ISO3 table lacks are set aside; the rest go through finalize."""
     pre = list(table.rejected)
-    for line, c in zip(raw.loc[unknown, "ingest_row"], col(raw, "country")[unknown]):
-        pre.append(Rejection(str(s.path), int(line), "country", "country",
-                             f"country name {c!r} is not in the ISO3 table", c))
-    out = out.loc[~unknown]
+    if unknown.any():
+        for line, c in zip(raw.loc[unknown, "ingest_row"], country[unknown]):
+            pre.append(Rejection(str(s.path), int(line), "country", "country",
+                                 f"country name {c!r} is not in the ISO3 table", c))
+        out = out.loc[~unknown]
     cols = {"value_best": "fatalities", "period_start": "event_date", "period_end": "event_date",
             "date_precision": "time_precision", "country_iso3": "country"}
     return textio.finalize_parts([(out, cols)], fmt="acled-events", path=s.path, sha256=s.sha256,
@@ -613,15 +620,6 @@ def _read_events(s: Sniff) -> ReadResult:
     if key.isna().any():
         key = key.fillna("line " + raw["ingest_row"].astype("string"))
     out["_row_key"] = key
-    pre = list(table.rejected)
-    if unknown.any():
-        country = _at(v_cty, c_cty)
-        country.index = idx
-        for line, c in zip(raw.loc[unknown, "ingest_row"], country[unknown]):
-            pre.append(Rejection(str(s.path), int(line), "country", "country",
-                                 f"country name {c!r} is not in the ISO3 table", c))
-        out = out.loc[~unknown]
-    cols = {"value_best": "fatalities", "period_start": "event_date", "period_end": "event_date",
-            "date_precision": "time_precision", "country_iso3": "country"}
-    return textio.finalize_parts([(out, cols)], fmt="acled-events", path=s.path, sha256=s.sha256,
-                                 rows_read=table.rows_read, extra_rejections=pre)
+    country = _at(v_cty, c_cty) if unknown.any() else pd.Series(pd.NA, index=idx, dtype="string")
+    country.index = idx
+    return _finish_events(s, table, raw, out, unknown, country)
