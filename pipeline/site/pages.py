@@ -79,7 +79,7 @@ def scale(con, out) -> dict:
     if con.execute("SELECT count(*) FROM places WHERE metric = 'idps_present'").fetchone()[0]:
         idps = con.execute(
             """SELECT area, period_end, value_best, qualifier, unit_people AS unit, source_org, source_title, source_url
-               FROM places WHERE metric = 'idps_present' ORDER BY area, period_end, source_org""").df()
+               FROM places WHERE metric = 'idps_present' ORDER BY area, period_end, source_org, obs_id""").df()
         tables.append(_table("idps", "Internally displaced people present", "A stock: people present at a date.",
                              [("area", "place", "text"), ("period_end", "as of", "date"),
                               ("value_best", "people", "num"), ("qualifier", "qualifier", "qual"),
@@ -123,7 +123,7 @@ def pace(con, out) -> dict:
 def casualties_page(con, out) -> dict:
     monthly = con.execute(
         """SELECT month, place, source_org, killed_low, killed_best, killed_high, children_best, women_best, derived
-           FROM casualties_monthly ORDER BY place, month, source_org""").df()
+           FROM casualties_monthly ORDER BY place, month, source_org, obs_ids""").df()
     monthly["children_share"] = monthly["children_best"] / monthly["killed_best"]
     return {"title": "Casualties: civilians killed",
             "intro": ["Civilian deaths are documented by monitoring groups name by name, so their monthly figures "
