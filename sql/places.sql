@@ -12,4 +12,6 @@ SELECT
     CASE WHEN o.unit = 'households' AND o.household_size IS NOT NULL THEN o.household_size ELSE 1 END AS unit_factor
 FROM observations AS o
 LEFT JOIN gazetteer AS g
-    ON lower(trim(g.alias)) = lower(trim(COALESCE(o.place, o.admin1_name)))
+    -- the same key as lower(trim(COALESCE(place, admin1_name))), but lower and trim each run on a
+    -- column's few distinct values (its dictionary) instead of on millions of rows
+    ON lower(trim(g.alias)) = COALESCE(lower(trim(o.place)), lower(trim(o.admin1_name)))
