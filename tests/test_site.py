@@ -199,3 +199,38 @@ def test_refugees_page_draws_stocks_by_year_and_by_country_when_unhcr_data_is_lo
     assert [(r["year"], r["refugees"]) for r in by_year] == [("2019", "910000"), ("2020", "560000")]
     by_country = list(csv.DictReader(io.StringIO((out / "charts" / "refugees_by_country.csv").read_text(encoding="utf-8"))))
     assert [(r["iso3"], r["refugees"]) for r in by_country] == [("DEU", "560000")]
+
+
+def test_chart_specs_are_valid_vega_lite(site):
+    """build_site embeds specs without Altair's validation (a fifth of a second per build): it is done here."""
+    import jsonschema
+    from altair.vegalite.v6.schema import load_schema
+
+    validator = jsonschema.Draft7Validator(load_schema())
+    n = 0
+    for slug in SLUGS:
+        html = (site / f"{slug}.html").read_text(encoding="utf-8")
+        for name, spec in re.findall(r'data-chart="vis-([a-z_]+)">(.*?)</script>', html, re.S):
+            errors = [e.message for e in validator.iter_errors(json.loads(spec))]
+            assert not errors, (name, errors[:3])
+            n += 1
+    assert n >= 5
+
+
+def test_vega_bundle_is_made_once_and_remade_when_the_cached_copy_is_damaged(tmp_path, monkeypatch):
+    import vl_convert as vlc
+
+    from pipeline.site import render
+
+    calls = []
+    monkeypatch.setenv("DISPLACEMENT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(vlc, "javascript_bundle", lambda vl_version: calls.append(vl_version) or f"/* {vl_version} */")
+    first = render.vega_bundle()
+    assert render.vega_bundle() == first and len(calls) == 1
+    cached = [p for p in (tmp_path / "cache").iterdir() if p.suffix == ".js"]
+    assert len(cached) == 1 and cached[0].read_text(encoding="utf-8") == first
+    cached[0].write_text("/* damaged */", encoding="utf-8")
+    assert render.vega_bundle() == first and len(calls) == 2
+    monkeypatch.setenv("DISPLACEMENT_CACHE", str(tmp_path / "file"))
+    (tmp_path / "file").write_text("not a folder")
+    assert render.vega_bundle() == first and len(calls) == 3  # an unusable cache folder only means no cache

@@ -11,7 +11,7 @@ from typing import Callable
 import pandas as pd
 
 from pipeline.charts import casualties, displacement, sources as source_charts, sources_of
-from pipeline.site.render import chart_context
+from pipeline.site.render import chart_context, once
 
 PLACE = "North-west Syria"
 
@@ -38,13 +38,20 @@ def _table_exists(con, name: str) -> bool:
 TABLE_ROWS_SHOWN = 1000  # a page is for reading: longer tables show their first rows and say how many there are
 
 
-def _table(key, title, caption, columns, frame) -> dict:
-    total = len(frame)
+def _table(key, title, caption, columns, frame, total: int | None = None) -> dict:
+    """`total`: the table's full row count, when `frame` was read with a LIMIT of TABLE_ROWS_SHOWN."""
+    total = len(frame) if total is None else total
     return {"id": key, "title": title, "caption": caption, "columns": columns,
             "rows": _records(frame.head(TABLE_ROWS_SHOWN)), "total": total}
 
 
 FIGURES_SHOWN = 2000  # a page listing millions of event rows helps nobody; the warehouse holds them all
+
+
+def _chart(make, con, out, *args) -> dict:
+    """The context of the chart `make(con, *args)`, made once per build (the overview repeats the topic pages'
+    lead charts)."""
+    return once((make, *args), lambda: chart_context(make(con, *args), out))
 
 
 def common_context(con) -> dict:
@@ -69,21 +76,23 @@ def index(con, out) -> dict:
     return {"title": "Displacement and civilian deaths in north-west Syria, 2019-2020",
             "headlines": headlines(con),
             "pages": [p for p in PAGES if p.slug != "index"],
-            "charts": [chart_context(displacement.cumulative(con, PLACE), out),
-                       chart_context(displacement.pace(con, PLACE), out),
-                       chart_context(casualties.monthly_deaths(con), out)]}
+            "charts": [_chart(displacement.cumulative, con, out, PLACE),
+                       _chart(displacement.pace, con, out, PLACE),
+                       _chart(casualties.monthly_deaths, con, out)]}
 
 
 def scale(con, out) -> dict:
     tables = []
-    if con.execute("SELECT count(*) FROM places WHERE metric = 'idps_present'").fetchone()[0]:
+    n_idps = con.execute("SELECT count(*) FROM places WHERE metric = 'idps_present'").fetchone()[0]
+    if n_idps:
         idps = con.execute(
             """SELECT area, period_end, value_best, qualifier, unit_people AS unit, source_org, source_title, source_url
-               FROM places WHERE metric = 'idps_present' ORDER BY area, period_end, source_org, obs_id""").df()
+               FROM places WHERE metric = 'idps_present' ORDER BY area, period_end, source_org, obs_id
+               LIMIT ?""", [TABLE_ROWS_SHOWN]).df()
         tables.append(_table("idps", "Internally displaced people present", "A stock: people present at a date.",
                              [("area", "place", "text"), ("period_end", "as of", "date"),
                               ("value_best", "people", "num"), ("qualifier", "qualifier", "qual"),
-                              ("source_org", "source", "source")], idps))
+                              ("source_org", "source", "source")], idps, total=n_idps))
     return {"title": "Scale: how many people were displaced",
             "intro": ["Each wave of the offensive on north-west Syria has its own count, started on the day the "
                       "escalation began. OCHA's count for the winter wave passed 948,000 people in 85 days; the "
@@ -92,7 +101,7 @@ def scale(con, out) -> dict:
                       "lower bound: its marker points up, because the true number was higher."
                       + ("" if tables else " No figures of internally displaced people present (a stock) were "
                                            "loaded, so this page shows new displacement only.")],
-            "charts": [chart_context(displacement.cumulative(con, PLACE), out)], "tables": tables}
+            "charts": [_chart(displacement.cumulative, con, out, PLACE)], "tables": tables}
 
 
 def pace(con, out) -> dict:
@@ -109,7 +118,7 @@ def pace(con, out) -> dict:
                       "spread evenly over the days between them. Bars show each day; the line is the 7-day average. "
                       "Between the waves there were no figures at all, so the chart leaves that time blank instead "
                       "of drawing a line across it."],
-            "charts": [chart_context(displacement.pace(con, PLACE), out)],
+            "charts": [_chart(displacement.pace, con, out, PLACE)],
             "tables": [
                 _table("peaks", "Peak windows and milestones", f"{PLACE}, people. Estimates from the daily series.",
                        [("wave_label", "wave", "text"), ("what", "measure", "text"), ("start_date", "from", "date"),
@@ -123,7 +132,8 @@ def pace(con, out) -> dict:
 def casualties_page(con, out) -> dict:
     monthly = con.execute(
         """SELECT month, place, source_org, killed_low, killed_best, killed_high, children_best, women_best, derived
-           FROM casualties_monthly ORDER BY place, month, source_org, obs_ids""").df()
+           FROM casualties_monthly ORDER BY place, month, source_org, obs_ids LIMIT ?""", [TABLE_ROWS_SHOWN]).df()
+    n_monthly = con.execute("SELECT count(*) FROM casualties_monthly").fetchone()[0]
     monthly["children_share"] = monthly["children_best"] / monthly["killed_best"]
     return {"title": "Casualties: civilians killed",
             "intro": ["Civilian deaths are documented by monitoring groups name by name, so their monthly figures "
@@ -131,13 +141,14 @@ def casualties_page(con, out) -> dict:
                       "months stay comparable; the table lists every monthly figure loaded, from every source.",
                       "A month marked derived was not published on its own: it is what a figure for several months "
                       "leaves once the other months are taken away."],
-            "charts": [chart_context(casualties.monthly_deaths(con), out)],
+            "charts": [_chart(casualties.monthly_deaths, con, out)],
             "tables": [_table("monthly", "Every monthly figure", "Civilians killed per month; blank cells were not "
                               "published.",
                               [("month", "month", "month"), ("place", "place", "text"), ("source_org", "source", "text"),
                                ("killed_low", "low", "num"), ("killed_best", "best", "num"), ("killed_high", "high", "num"),
                                ("children_best", "children", "num"), ("children_share", "share of children", "pct"),
-                               ("women_best", "women", "num"), ("derived", "derived", "bool")], monthly)]}
+                               ("women_best", "women", "num"), ("derived", "derived", "bool")], monthly,
+                              total=n_monthly)]}
 
 
 def sources_page(con, out) -> dict:
@@ -150,12 +161,21 @@ def sources_page(con, out) -> dict:
     listing = con.execute(
         """SELECT source_org, source_title, source_url, min(published_on) AS published_on, count(*) AS figures
            FROM observations GROUP BY ALL ORDER BY source_org, published_on NULLS LAST, source_title, source_url""").df()
+    # places is a view that joins every observation to the gazetteer, one row per observation (tests/test_models.py
+    # holds it to that): ordering or counting all of it joins millions of rows. The first FIGURES_SHOWN rows in
+    # metric order lie within the first metrics that together have that many observations, so only those are
+    # joined and sorted (no metric to stop at: every row); the count is the observations'.
+    last_metric = con.execute(
+        """SELECT max(metric) FROM (SELECT metric, sum(count(*)) OVER (ORDER BY metric) - count(*) AS before
+                                    FROM observations GROUP BY metric)
+           WHERE before < ?""", [FIGURES_SHOWN]).fetchone()[0]
     figures = con.execute(
         """SELECT area AS place, metric, basis, population, unit, period_start, period_end, qualifier, value_best,
                   role, source_org, source_title, source_url, notes, ingest_file, ingest_row
-           FROM places ORDER BY metric, area, period_start, period_end, source_org, obs_id
-           LIMIT ?""", [FIGURES_SHOWN]).df()
-    n_figures = con.execute("SELECT count(*) FROM places").fetchone()[0]
+           FROM places WHERE coalesce(metric <= ?::VARCHAR, true)
+           ORDER BY metric, area, period_start, period_end, source_org, obs_id
+           LIMIT ?""", [last_metric, FIGURES_SHOWN]).df()
+    n_figures = con.execute("SELECT count(*) FROM observations").fetchone()[0]
     figures["what"] = [f"{m}, {b}, {p}, {u}" for m, b, p, u in
                        zip(figures["metric"], figures["basis"], figures["population"], figures["unit"])]
     figures["line"] = [f"{f}:{r}" for f, r in zip(figures["ingest_file"], figures["ingest_row"])]

@@ -9,10 +9,14 @@ spreadsheet would read as a formula.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
+import os
 import shutil
+import tempfile
 import textwrap
+from contextvars import ContextVar
 from pathlib import Path
 
 import pandas as pd
@@ -89,12 +93,46 @@ def environment() -> Environment:
     return env
 
 
+def cache_dir() -> Path:
+    """Where generated files that depend only on installed library versions are kept between builds."""
+    if os.environ.get("DISPLACEMENT_CACHE"):
+        return Path(os.environ["DISPLACEMENT_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "displacement"
+
+
+def _cached(name: str, make) -> bytes:
+    """`make()` once per name: kept in cache_dir() with its SHA-256 beside it, rebuilt when either is missing,
+    unreadable or does not match. A folder that cannot be written only means no cache."""
+    folder = cache_dir()
+    path, digest_path = folder / name, folder / f"{name}.sha256"
+    try:
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() == digest_path.read_text(encoding="ascii").strip():
+            return data
+    except (OSError, UnicodeDecodeError):
+        pass
+    data = make()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for target, body in ((path, data), (digest_path, hashlib.sha256(data).hexdigest().encode("ascii"))):
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.")
+            with os.fdopen(fd, "wb") as f:
+                f.write(body)
+            os.replace(tmp, target)
+    except OSError:
+        pass
+    return data
+
+
 def vega_bundle() -> str:
+    """Vega, Vega-Lite and vega-embed in one script. Bundling takes vl-convert over a second, and the result
+    depends only on the vl-convert version and the Vega-Lite version asked for, so it is cached by both."""
     import altair as alt
     import vl_convert as vlc
 
     major_minor = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
-    return vlc.javascript_bundle(vl_version=major_minor)
+    name = f"vega-bundle-vlc{vlc.__version__}-vl{major_minor}.js"
+    return _cached(name, lambda: vlc.javascript_bundle(vl_version=major_minor).encode("utf-8")).decode("utf-8")
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -106,7 +144,8 @@ def _merge(base: dict, over: dict) -> dict:
 
 def page_spec(spec: ChartSpec) -> dict:
     """The Vega-Lite spec embedded in the page: no title (the page shows it as HTML), our theme."""
-    vl = spec.chart.to_dict()
+    # not validated here against the Vega-Lite schema (a fifth of a second per build); tests/test_site.py does
+    vl = spec.chart.to_dict(validate=False)
     vl.pop("title", None)
     vl["config"] = _merge(vl.get("config", {}), theme()["config"])
     vl["description"] = spec.description
@@ -136,12 +175,26 @@ def chart_context(spec: ChartSpec, out: Path, images: bool = True) -> dict:
     write_csv(spec.data, charts_dir / f"{spec.name}.csv")
     if spec.data.empty:  # nothing to draw (the loaded data has no figures for it): say so, export nothing
         return {"spec": spec, "vl_json": None, "empty": True}
-    # a chart shown on two pages (the overview repeats the topic pages' lead charts) is exported once
-    if images and not (charts_dir / f"{spec.name}.png").exists():
-        static = export_spec(spec, vl)
-        (charts_dir / f"{spec.name}.svg").write_text(vlc.vegalite_to_svg(static), encoding="utf-8")
-        (charts_dir / f"{spec.name}.png").write_bytes(vlc.vegalite_to_png(static, scale=2))
+    if images:
+        # vl-convert draws a PNG by drawing the SVG and rasterising it: rasterise the SVG we already have
+        svg = vlc.vegalite_to_svg(export_spec(spec, vl))
+        (charts_dir / f"{spec.name}.svg").write_text(svg, encoding="utf-8")
+        (charts_dir / f"{spec.name}.png").write_bytes(vlc.svg_to_png(svg, scale=2))
     return {"spec": spec, "vl_json": safe_json(vl), "empty": False}
+
+
+_BUILD_MEMO: ContextVar[dict | None] = ContextVar("site_build_memo", default=None)
+
+
+def once(key, make):
+    """`make()` once per build_site call and key: a chart the overview repeats from a topic page is queried,
+    drawn and exported once. Outside build_site, simply `make()`."""
+    memo = _BUILD_MEMO.get()
+    if memo is None:
+        return make()
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]
 
 
 def render_page(env: Environment, template: str, out_path: Path, **ctx) -> None:
@@ -162,7 +215,11 @@ def build_site(con, out: Path, *, pages: list | None = None) -> list[Path]:
         shutil.copyfile(f, out / "assets" / f.name)
     env = environment()
     common = page_defs.common_context(con)
-    for page in pages or page_defs.PAGES:
-        ctx = page.build(con, out)
-        render_page(env, page.template, out / f"{page.slug}.html", page=page.slug, **common, **ctx)
+    token = _BUILD_MEMO.set({})
+    try:
+        for page in pages or page_defs.PAGES:
+            ctx = page.build(con, out)
+            render_page(env, page.template, out / f"{page.slug}.html", page=page.slug, **common, **ctx)
+    finally:
+        _BUILD_MEMO.reset(token)
     return sorted(p for p in out.rglob("*") if p.is_file())
