@@ -242,3 +242,99 @@ def test_aggregate_suites_catch_a_falling_series_and_totals_that_do_not_reconcil
     assert {r["expectation"] for r in daily.failed} == {"expect_chosen_daily_rates_not_negative",
                                                         "expect_daily_totals_to_reconcile_with_flows"}
     con.close()
+
+
+# ---- the fast paths of the observations check count what the plain statements count ----
+
+def _break(con):
+    """Faults of every kind a row rule or the unique rule catches, some among the lowest hashes (the GX
+    sample), some elsewhere; the same faults as test_sql_and_gx_agree_on_rows_a_reader_would_have_set_aside
+    and a few more (NULLs, vocabulary, an admin2 code outside its admin1)."""
+    con.execute("INSERT INTO observations SELECT * FROM observations ORDER BY obs_id LIMIT 2")
+    con.execute("""INSERT INTO observations SELECT * REPLACE (obs_id || 'x' AS obs_id, 'syria' AS country_iso3,
+                   value_best + 1 AS value_low, 'S-7' AS admin1_code) FROM observations ORDER BY obs_id DESC LIMIT 3""")
+    con.execute("UPDATE observations SET metric = 'bogus', source_id = NULL WHERE obs_id = "
+                "(SELECT obs_id FROM observations ORDER BY hash(obs_id) LIMIT 1)")
+    con.execute("UPDATE observations SET country_iso3 = 'SYR', admin1_code = 'SY01', admin2_code = 'SY0201', "
+                "origin_iso3 = 'xx' WHERE obs_id = (SELECT obs_id FROM observations ORDER BY hash(obs_id) DESC LIMIT 1)")
+    con.execute("UPDATE observations SET country_iso3 = NULL, admin1_code = 'S1' WHERE obs_id = "
+                "(SELECT obs_id FROM observations ORDER BY hash(obs_id) DESC LIMIT 1 OFFSET 1)")
+
+
+def test_rules_counted_per_distinct_value_count_what_row_by_row_counts(loaded):
+    """A rule with `reads` is counted over distinct values, a NULL rule with count(col); the unique rule
+    looks only at shared hashes: each gives the count of the plain per-row statement, on a clean table
+    and on a broken one."""
+    from pipeline.expectations import observations
+    from pipeline.expectations.rules import run_sql
+
+    rules = observations.rules()
+    assert any(r.reads for r in rules) and all(r.bad is not None for r in rules if r.reads)
+
+    def plain(r):
+        if r.bad is not None:
+            return loaded.execute(f"SELECT count_if(({r.bad}) IS TRUE) FROM observations").fetchone()[0]
+        if r.expectation == "expect_column_values_to_be_unique":  # the statement before the hash prefilter
+            return loaded.execute("SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM observations WHERE "
+                                  "obs_id IS NOT NULL GROUP BY obs_id HAVING count(*) > 1)").fetchone()[0]
+        return loaded.execute(r.count_sql.format(table="observations")).fetchone()[0]
+
+    for broken in (False, True):
+        if broken:
+            _break(loaded)
+        result = run_sql(loaded, "observations", rules, observations.SUITE_NAME)
+        counts = [r["unexpected_count"] for r in result.results]
+        assert counts == [plain(r) for r in rules]
+        assert result.rows == loaded.execute("SELECT count(*) FROM observations").fetchone()[0]
+    assert sum(1 for c in counts if c) >= 8
+
+
+def test_the_gx_sample_is_the_lowest_hashes_in_order(loaded):
+    """The sample found by rowid is the rows, and the order, of sorting the whole table; a view (no rowid)
+    is sorted whole."""
+    from pipeline.expectations import observations
+
+    _break(loaded)
+    whole = "SELECT * FROM {} ORDER BY hash(obs_id), obs_id, ingest_file, ingest_row LIMIT 40"
+    for table in ("observations", "observations_view"):
+        if table == "observations_view":
+            loaded.execute("CREATE VIEW observations_view AS SELECT * FROM observations")
+        observations._sample(loaded, table, 40)
+        got = loaded.execute("SELECT * FROM _gx_sample").df()
+        assert len(got) == 40
+        pd.testing.assert_frame_equal(got, loaded.execute(whole.format(table)).df())
+
+
+def test_warm_up_imports_gx_once_in_the_background_and_swallows_failures():
+    code = r"""
+import sys, threading, importlib.abc
+fail = sys.argv[1] == "fail"
+if fail:
+    class Refuse(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name == "great_expectations":
+                raise ImportError("refused")
+    sys.meta_path.insert(0, Refuse())
+from pipeline.expectations import observations as o
+assert "great_expectations" not in sys.modules
+o.warm_up(); first = o._warm_thread
+o.warm_up(); assert o._warm_thread is first and first.daemon
+first.join(120)
+assert not first.is_alive()
+if fail:
+    assert "great_expectations" not in sys.modules
+    try:
+        o.validate(None)
+    except ImportError as e:
+        print("raised", e)
+else:
+    assert "great_expectations" in sys.modules
+    import pandas as pd
+    r = o.validate(pd.DataFrame({"obs_id": ["a", "b"]}), "t", [o._gx("ExpectColumnValuesToBeUnique", column="obs_id")()])
+    print("ok", r.success, r.rows)
+"""
+    for mode, expected in (("ok", "ok True 2"), ("fail", "raised refused")):
+        proc = subprocess.run([sys.executable, "-c", code, mode], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == expected
+        assert "Traceback" not in proc.stderr  # the failure in the thread is swallowed, not printed
