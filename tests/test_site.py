@@ -234,3 +234,14 @@ def test_vega_bundle_is_made_once_and_remade_when_the_cached_copy_is_damaged(tmp
     monkeypatch.setenv("DISPLACEMENT_CACHE", str(tmp_path / "file"))
     (tmp_path / "file").write_text("not a folder")
     assert render.vega_bundle() == first and len(calls) == 3  # an unusable cache folder only means no cache
+
+
+def test_a_failure_drawing_the_images_fails_the_build(default_warehouse, tmp_path, monkeypatch):
+    """The images are drawn by a helper process; when it fails, build_site says so instead of leaving files out."""
+    from pipeline.site import render
+
+    broken = tmp_path / "broken_worker.py"
+    broken.write_text("import sys\nsys.stdin.read()\nsys.exit('vl-convert is broken')\n", encoding="utf-8")
+    monkeypatch.setattr(render._Drawer, "script", broken)
+    with pytest.raises(RuntimeError, match="vl-convert is broken"):
+        build_site(default_warehouse, tmp_path / "site")

@@ -1,6 +1,8 @@
 """What each page shows: PAGES lists every page (slug, template, navigation label, context builder).
 
-The navigation is built from PAGES, so a page added here appears in every page's menu.
+The navigation is built from PAGES, so a page added here appears in every page's menu. A page's `queries` are
+the slow reads it makes (whole-warehouse scans and sorts): build_site starts them at once on a second DuckDB
+cursor, so that they run while the charts are drawn; the page gets their results through `fetched`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Callable
 import pandas as pd
 
 from pipeline.charts import casualties, displacement, sources as source_charts, sources_of
-from pipeline.site.render import chart_context, once
+from pipeline.site.render import chart_context, fetched, once
 
 PLACE = "North-west Syria"
 
@@ -23,6 +25,7 @@ class Page:
     label: str
     blurb: str
     build: Callable
+    queries: tuple[Callable, ...] = ()  # each query(con) -> result, read with fetched(query, con)
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -74,21 +77,28 @@ def headlines(con) -> list[dict]:
 
 def index(con, out) -> dict:
     return {"title": "Displacement and civilian deaths in north-west Syria, 2019-2020",
-            "headlines": headlines(con),
+            "headlines": fetched(headlines, con),
             "pages": [p for p in PAGES if p.slug != "index"],
             "charts": [_chart(displacement.cumulative, con, out, PLACE),
                        _chart(displacement.pace, con, out, PLACE),
                        _chart(casualties.monthly_deaths, con, out)]}
 
 
+def idps_rows(con) -> tuple[int, pd.DataFrame | None]:
+    """How many figures of IDPs present there are, and the first TABLE_ROWS_SHOWN of them."""
+    n_idps = con.execute("SELECT count(*) FROM places WHERE metric = 'idps_present'").fetchone()[0]
+    if not n_idps:
+        return 0, None
+    return n_idps, con.execute(
+        """SELECT area, period_end, value_best, qualifier, unit_people AS unit, source_org, source_title, source_url
+           FROM places WHERE metric = 'idps_present' ORDER BY area, period_end, source_org, obs_id
+           LIMIT ?""", [TABLE_ROWS_SHOWN]).df()
+
+
 def scale(con, out) -> dict:
     tables = []
-    n_idps = con.execute("SELECT count(*) FROM places WHERE metric = 'idps_present'").fetchone()[0]
+    n_idps, idps = fetched(idps_rows, con)
     if n_idps:
-        idps = con.execute(
-            """SELECT area, period_end, value_best, qualifier, unit_people AS unit, source_org, source_title, source_url
-               FROM places WHERE metric = 'idps_present' ORDER BY area, period_end, source_org, obs_id
-               LIMIT ?""", [TABLE_ROWS_SHOWN]).df()
         tables.append(_table("idps", "Internally displaced people present", "A stock: people present at a date.",
                              [("area", "place", "text"), ("period_end", "as of", "date"),
                               ("value_best", "people", "num"), ("qualifier", "qualifier", "qual"),
@@ -129,12 +139,17 @@ def pace(con, out) -> dict:
                         ("source_org", "source", "source")], events)]}
 
 
-def casualties_page(con, out) -> dict:
+def monthly_rows(con) -> tuple[pd.DataFrame, int]:
+    """The first TABLE_ROWS_SHOWN monthly casualty figures, and how many there are."""
     monthly = con.execute(
         """SELECT month, place, source_org, killed_low, killed_best, killed_high, children_best, women_best, derived
            FROM casualties_monthly ORDER BY place, month, source_org, obs_ids LIMIT ?""", [TABLE_ROWS_SHOWN]).df()
-    n_monthly = con.execute("SELECT count(*) FROM casualties_monthly").fetchone()[0]
     monthly["children_share"] = monthly["children_best"] / monthly["killed_best"]
+    return monthly, con.execute("SELECT count(*) FROM casualties_monthly").fetchone()[0]
+
+
+def casualties_page(con, out) -> dict:
+    monthly, n_monthly = fetched(monthly_rows, con)
     return {"title": "Casualties: civilians killed",
             "intro": ["Civilian deaths are documented by monitoring groups name by name, so their monthly figures "
                       "are lower bounds (\"at least\"). The chart follows one source through 2019 and 2020 so that "
@@ -151,16 +166,15 @@ def casualties_page(con, out) -> dict:
                               total=n_monthly)]}
 
 
-def sources_page(con, out) -> dict:
-    spec = source_charts.comparison(con)
-    compared = con.execute(
-        """SELECT place, metric, population, unit, period_start, period_end, source_org, qualifier, value_best,
-                  spread, n_sources, chosen_best, role
-           FROM source_comparison WHERE n_sources > 1
-           ORDER BY place, metric, period_start, period_end, value_best DESC, source_org""").df()
-    listing = con.execute(
+def documents(con) -> pd.DataFrame:
+    """Every document cited, with the number of figures taken from it."""
+    return con.execute(
         """SELECT source_org, source_title, source_url, min(published_on) AS published_on, count(*) AS figures
            FROM observations GROUP BY ALL ORDER BY source_org, published_on NULLS LAST, source_title, source_url""").df()
+
+
+def figure_rows(con) -> tuple[pd.DataFrame, int]:
+    """The first FIGURES_SHOWN figures loaded, and how many there are."""
     # places is a view that joins every observation to the gazetteer, one row per observation (tests/test_models.py
     # holds it to that): ordering or counting all of it joins millions of rows. The first FIGURES_SHOWN rows in
     # metric order lie within the first metrics that together have that many observations, so only those are
@@ -175,10 +189,21 @@ def sources_page(con, out) -> dict:
            FROM places WHERE coalesce(metric <= ?::VARCHAR, true)
            ORDER BY metric, area, period_start, period_end, source_org, obs_id
            LIMIT ?""", [last_metric, FIGURES_SHOWN]).df()
-    n_figures = con.execute("SELECT count(*) FROM observations").fetchone()[0]
     figures["what"] = [f"{m}, {b}, {p}, {u}" for m, b, p, u in
                        zip(figures["metric"], figures["basis"], figures["population"], figures["unit"])]
     figures["line"] = [f"{f}:{r}" for f, r in zip(figures["ingest_file"], figures["ingest_row"])]
+    return figures, con.execute("SELECT count(*) FROM observations").fetchone()[0]
+
+
+def sources_page(con, out) -> dict:
+    spec = source_charts.comparison(con)
+    compared = con.execute(
+        """SELECT place, metric, population, unit, period_start, period_end, source_org, qualifier, value_best,
+                  spread, n_sources, chosen_best, role
+           FROM source_comparison WHERE n_sources > 1
+           ORDER BY place, metric, period_start, period_end, value_best DESC, source_org""").df()
+    listing = fetched(documents, con)
+    figures, n_figures = fetched(figure_rows, con)
     return {"title": "Sources: where they agree and disagree",
             "intro": ["Reports often give different numbers for the same place and time: they count different "
                       "things (people or movements), over slightly different days, or revise earlier figures. "
@@ -258,13 +283,14 @@ def methodology(con, out) -> dict:
 
 
 PAGES = [
-    Page("index", "index.html", "Overview", "The headline figures and where they come from.", index),
-    Page("scale", "topic.html", "Scale", "How many people were displaced in each wave, as published.", scale),
+    Page("index", "index.html", "Overview", "The headline figures and where they come from.", index, (headlines,)),
+    Page("scale", "topic.html", "Scale", "How many people were displaced in each wave, as published.", scale,
+         (idps_rows,)),
     Page("pace", "topic.html", "Pace", "People displaced per day, the fastest days and the events behind them.", pace),
     Page("casualties", "topic.html", "Casualties", "Civilians killed each month, and how many were children.",
-         casualties_page),
+         casualties_page, (monthly_rows,)),
     Page("sources", "topic.html", "Sources", "Where sources agree and disagree, and every document cited.",
-         sources_page),
+         sources_page, (documents, figure_rows)),
     Page("refugees", "topic.html", "Refugees", "Refugees by country of asylum, when UNHCR data is loaded.", refugees),
     Page("quality", "quality.html", "Data quality", "Rows read, kept and set aside, and every validation result.",
          quality),

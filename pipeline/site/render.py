@@ -13,9 +13,15 @@ import hashlib
 import json
 import math
 import os
+import queue
 import shutil
+import subprocess
+import sys
 import tempfile
 import textwrap
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -100,39 +106,103 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "displacement"
 
 
-def _cached(name: str, make) -> bytes:
-    """`make()` once per name: kept in cache_dir() with its SHA-256 beside it, rebuilt when either is missing,
-    unreadable or does not match. A folder that cannot be written only means no cache."""
-    folder = cache_dir()
-    path, digest_path = folder / name, folder / f"{name}.sha256"
+def _cache_get(name: str) -> bytes | None:
+    """The cached file `name`, or None when it or its SHA-256 beside it is missing, unreadable or does not match."""
+    path = cache_dir() / name
     try:
         data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() == digest_path.read_text(encoding="ascii").strip():
+        if hashlib.sha256(data).hexdigest() == path.with_name(f"{name}.sha256").read_text(encoding="ascii").strip():
             return data
     except (OSError, UnicodeDecodeError):
         pass
-    data = make()
+    return None
+
+
+def _cache_put(name: str, data: bytes) -> None:
+    """Keep `data` as `name`, each file replaced whole; a folder that cannot be written only means no cache."""
+    folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for target, body in ((path, data), (digest_path, hashlib.sha256(data).hexdigest().encode("ascii"))):
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.")
+        for target, body in ((name, data), (f"{name}.sha256", hashlib.sha256(data).hexdigest().encode("ascii"))):
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target}.")
             with os.fdopen(fd, "wb") as f:
                 f.write(body)
-            os.replace(tmp, target)
+            os.replace(tmp, folder / target)
     except OSError:
         pass
-    return data
 
 
-def vega_bundle() -> str:
-    """Vega, Vega-Lite and vega-embed in one script. Bundling takes vl-convert over a second, and the result
-    depends only on the vl-convert version and the Vega-Lite version asked for, so it is cached by both."""
+def _bundle_key() -> tuple[str, str]:
+    """The cache name of the Vega bundle and the Vega-Lite version it is for. The bundle (Vega, Vega-Lite and
+    vega-embed in one script) takes vl-convert over a second to make and depends only on these two versions."""
     import altair as alt
     import vl_convert as vlc
 
     major_minor = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
-    name = f"vega-bundle-vlc{vlc.__version__}-vl{major_minor}.js"
-    return _cached(name, lambda: vlc.javascript_bundle(vl_version=major_minor).encode("utf-8")).decode("utf-8")
+    return f"vega-bundle-vlc{vlc.__version__}-vl{major_minor}.js", major_minor
+
+
+def vega_bundle() -> str:
+    import vl_convert as vlc
+
+    name, vl_version = _bundle_key()
+    data = _cache_get(name)
+    if data is None:
+        data = vlc.javascript_bundle(vl_version=vl_version).encode("utf-8")
+        _cache_put(name, data)
+    return data.decode("utf-8")
+
+
+class _Drawer:
+    """The helper process (vl_worker.py) that draws chart images while the pages go on rendering. Requests are
+    written to its stdin by a thread, so that a large spec never holds the pages up on a full pipe; each request
+    names the files it writes, so the order in which things finish changes nothing."""
+
+    script = Path(__file__).with_name("vl_worker.py")
+
+    def __init__(self):
+        self._stderr = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen([sys.executable, "-P", str(self.script)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr)
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._feeder = threading.Thread(target=self._feed, name="vl-worker-feed", daemon=True)
+        self._feeder.start()
+
+    def _feed(self) -> None:
+        try:
+            while (line := self._requests.get()) is not None:
+                self._proc.stdin.write(line)
+        except OSError:
+            pass  # the helper has died: finish() reports why
+        finally:
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+
+    def send(self, request: dict) -> None:
+        self._requests.put((json.dumps(request, separators=(",", ":")) + "\n").encode("ascii"))
+
+    def finish(self) -> None:
+        """Wait until everything asked for is written; raise if the helper failed."""
+        self._requests.put(None)
+        self._feeder.join()
+        code = self._proc.wait()
+        self._stderr.seek(0)
+        err = self._stderr.read().decode("utf-8", "replace").strip()
+        self._stderr.close()
+        if code != 0:
+            raise RuntimeError(f"drawing the chart images failed (exit {code}): {err[-2000:]}")
+
+    def abort(self) -> None:
+        self._requests.put(None)
+        self._proc.kill()
+        self._proc.wait()
+        self._feeder.join()
+        self._stderr.close()
+
+
+_DRAWER: ContextVar[_Drawer | None] = ContextVar("site_image_drawer", default=None)
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -176,10 +246,15 @@ def chart_context(spec: ChartSpec, out: Path, images: bool = True) -> dict:
     if spec.data.empty:  # nothing to draw (the loaded data has no figures for it): say so, export nothing
         return {"spec": spec, "vl_json": None, "empty": True}
     if images:
-        # vl-convert draws a PNG by drawing the SVG and rasterising it: rasterise the SVG we already have
-        svg = vlc.vegalite_to_svg(export_spec(spec, vl))
-        (charts_dir / f"{spec.name}.svg").write_text(svg, encoding="utf-8")
-        (charts_dir / f"{spec.name}.png").write_bytes(vlc.svg_to_png(svg, scale=2))
+        # vl-convert draws a PNG by drawing the SVG and rasterising it: rasterise the SVG already drawn
+        svg_path, png_path = charts_dir / f"{spec.name}.svg", charts_dir / f"{spec.name}.png"
+        drawer = _DRAWER.get()
+        if drawer is not None:  # within build_site: the helper process draws while the pages render
+            drawer.send({"spec": export_spec(spec, vl), "svg": str(svg_path), "png": str(png_path), "scale": 2})
+        else:
+            svg = vlc.vegalite_to_svg(export_spec(spec, vl))
+            svg_path.write_text(svg, encoding="utf-8")
+            png_path.write_bytes(vlc.svg_to_png(svg, scale=2))
     return {"spec": spec, "vl_json": safe_json(vl), "empty": False}
 
 
@@ -194,7 +269,34 @@ def once(key, make):
         return make()
     if key not in memo:
         memo[key] = make()
-    return memo[key]
+    value = memo[key]
+    return value.result() if isinstance(value, Future) else value
+
+
+def fetched(query, con):
+    """`query(con)`; within build_site, the result of the same query started in the background (_prefetching)."""
+    return once(("query", query), lambda: query(con))
+
+
+@contextmanager
+def _prefetching(con, queries: list, memo: dict):
+    """Run `queries` one after the other on a second cursor of `con`, in a thread: DuckDB lets go of the GIL
+    while it scans, so the warehouse is read while the charts are built. Results only: nothing is written."""
+    if not queries or not hasattr(con, "cursor"):
+        yield
+        return
+    cursor = con.cursor()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="site-queries")
+    try:
+        for query in queries:
+            memo.setdefault(("query", query), pool.submit(query, cursor))
+        yield
+    except BaseException:
+        cursor.interrupt()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        cursor.close()
 
 
 def render_page(env: Environment, template: str, out_path: Path, **ctx) -> None:
@@ -204,22 +306,44 @@ def render_page(env: Environment, template: str, out_path: Path, **ctx) -> None:
 
 def build_site(con, out: Path, *, pages: list | None = None) -> list[Path]:
     """Render every page into `out` (a fresh folder). Returns the files written."""
-    from pipeline.site import pages as page_defs
-
     out.mkdir(parents=True, exist_ok=True)
     (out / "charts").mkdir(exist_ok=True)
     (out / "assets").mkdir(exist_ok=True)
-    (out / "assets" / "vega-bundle.js").write_text(vega_bundle(), encoding="utf-8")
+    drawer = _Drawer()  # first, so that it starts up while the rest is imported
+    try:
+        _render_all(con, out, pages, drawer)
+    except BaseException:
+        drawer.abort()
+        raise
+    return sorted(p for p in out.rglob("*") if p.is_file())
+
+
+def _render_all(con, out: Path, pages: list | None, drawer: _Drawer) -> None:
+    from pipeline.site import pages as page_defs
+
+    bundle_path = out / "assets" / "vega-bundle.js"
+    bundle_name, vl_version = _bundle_key()
+    bundle = _cache_get(bundle_name)
+    if bundle is None:  # not made yet for these versions: the helper makes it while the pages render
+        drawer.send({"bundle": str(bundle_path), "vl_version": vl_version})
+    else:
+        bundle_path.write_bytes(bundle)
     static = Path(__file__).parent / "static"
     for f in sorted(static.iterdir()):
         shutil.copyfile(f, out / "assets" / f.name)
     env = environment()
     common = page_defs.common_context(con)
-    token = _BUILD_MEMO.set({})
+    memo: dict = {}
+    tokens = _BUILD_MEMO.set(memo), _DRAWER.set(drawer)
+    pages = pages or page_defs.PAGES
     try:
-        for page in pages or page_defs.PAGES:
-            ctx = page.build(con, out)
-            render_page(env, page.template, out / f"{page.slug}.html", page=page.slug, **common, **ctx)
+        with _prefetching(con, [q for page in pages for q in getattr(page, "queries", ())], memo):
+            for page in pages:
+                ctx = page.build(con, out)
+                render_page(env, page.template, out / f"{page.slug}.html", page=page.slug, **common, **ctx)
     finally:
-        _BUILD_MEMO.reset(token)
-    return sorted(p for p in out.rglob("*") if p.is_file())
+        _BUILD_MEMO.reset(tokens[0])
+        _DRAWER.reset(tokens[1])
+    drawer.finish()
+    if bundle is None:
+        _cache_put(bundle_name, bundle_path.read_bytes())
