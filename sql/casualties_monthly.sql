@@ -35,7 +35,7 @@ span_gaps AS (
         CASE WHEN bool_and(c.value_low IS NOT NULL) THEN sum(c.value_low) END AS known_low,
         CASE WHEN bool_and(c.value_high IS NOT NULL) THEN sum(c.value_high) END AS known_high,
         min(s.month) FILTER (WHERE c.month IS NULL) AS missing_month,
-        list(c.obs_id) FILTER (WHERE c.obs_id IS NOT NULL) AS known_ids
+        list(c.obs_id ORDER BY c.month, c.obs_id) FILTER (WHERE c.obs_id IS NOT NULL) AS known_ids
     FROM spans AS s
     LEFT JOIN civilians AS c
         ON c.source_id = s.source_id AND c.place = s.area AND c.month = s.month

@@ -52,7 +52,8 @@ ranked AS (
         *,
         CASE WHEN role = 'recommended' OR NOT place_has_recommended THEN row_number() OVER (
             PARTITION BY date, area, metric, population, unit, (role = 'recommended' OR NOT place_has_recommended)
-            ORDER BY days ASC, published_on DESC NULLS LAST, series
+            -- flow_id last: two flows of one series can report the same days, published the same day
+            ORDER BY days ASC, published_on DESC NULLS LAST, series, flow_id
         ) END AS choice_rank
     FROM eligible
 )

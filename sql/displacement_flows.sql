@@ -71,7 +71,9 @@ numbered AS (
 ),
 nesting AS (
     -- the tightest differenced interval of the same reporting series that contains a reported flow
-    SELECT child.flow_id AS child_id, arg_min(parent.flow_id, parent.period_end - parent.period_start) AS parent_id
+    -- (among equally long ones, the first by flow_id: arg_min alone would keep whichever came first)
+    SELECT child.flow_id AS child_id,
+        arg_min(parent.flow_id, (parent.period_end - parent.period_start, parent.flow_id)) AS parent_id
     FROM numbered AS child
     JOIN numbered AS parent
         ON parent.reporting_series = child.reporting_series

@@ -14,7 +14,9 @@ WITH windows AS (
 ),
 peaks AS (
     SELECT place, unit, wave_id, any_value(wave_label) AS wave_label, 'peak_window' AS measure, window_days,
-        arg_max(date, window_total) AS end_date, max(window_total) AS total
+        -- on a tie, the earliest window; arg_max on the total alone would keep whichever row came first
+        arg_max(date, (window_total, -(date - DATE '1970-01-01'))) FILTER (WHERE window_total IS NOT NULL) AS end_date,
+        max(window_total) AS total
     FROM windows
     WHERE window_count = window_days
     GROUP BY place, unit, wave_id, window_days

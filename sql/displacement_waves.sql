@@ -21,9 +21,9 @@ SELECT
     min(date) AS start_date,
     max(date) AS end_date,
     count(*) AS days_with_figures,
-    arg_max(date, people_best) AS peak_date,
+    arg_max(date, (people_best, -(date - DATE '1970-01-01'))) AS peak_date,  -- on a tie, the earliest day
     max(people_best) AS peak_people_per_day,
-    sum(people_best) AS total_people
+    sum(people_best ORDER BY date) AS total_people  -- in date order: a float sum's last digit depends on order
 FROM numbered
 GROUP BY place, unit, wave_no
 ORDER BY place, unit, start_date

@@ -8,7 +8,7 @@ WITH scale AS (
     FROM places
     WHERE metric = 'displaced' AND basis = 'cumulative' AND unit = 'people' AND population = 'all'
         AND role = 'recommended' AND area_level IN ('region', 'country')
-    ORDER BY value_best DESC, period_end DESC
+    ORDER BY value_best DESC, period_end DESC, obs_id
     LIMIT 1
 ),
 pace AS (
@@ -16,15 +16,15 @@ pace AS (
         'People displaced per day at the peak (' || window_days || ' days), ' || p.place AS label,
         p.people_per_day AS value_best, NULL::DOUBLE AS value_low, NULL::DOUBLE AS value_high, 'estimated' AS qualifier,
         'people per day' AS unit, p.start_date AS period_start, p.end_date AS period_end, p.place,
-        string_agg(DISTINCT d.source_org, '; ') AS source_org, NULL AS source_title, NULL AS source_url,
-        flatten(list(DISTINCT d.obs_ids)) AS obs_ids
+        string_agg(DISTINCT d.source_org, '; ' ORDER BY d.source_org) AS source_org, NULL AS source_title,
+        NULL AS source_url, flatten(list(DISTINCT d.obs_ids ORDER BY d.obs_ids)) AS obs_ids
     FROM displacement_peaks AS p
     JOIN displacement_daily AS d
         ON d.place = p.place AND d.unit = p.unit AND d.series_role = 'chosen' AND d.metric = 'displaced'
         AND d.population = 'all' AND d.date BETWEEN p.start_date AND p.end_date
     WHERE p.measure = 'peak_window' AND p.window_days = 4 AND p.unit = 'people'
     GROUP BY ALL
-    ORDER BY p.people_per_day DESC
+    ORDER BY p.people_per_day DESC, p.place, p.start_date
     LIMIT 1
 ),
 place_pace AS (
@@ -33,11 +33,11 @@ place_pace AS (
         source_org, source_title, source_url, [obs_id] AS obs_ids
     FROM places
     WHERE metric = 'displaced' AND basis = 'flow' AND unit = 'people' AND area_level = 'place'
-    ORDER BY value_best / ((period_end - period_start) + 1) DESC
+    ORDER BY value_best / ((period_end - period_start) + 1) DESC, obs_id
     LIMIT 1
 ),
 deaths AS (
-    SELECT 4 + row_number() OVER (ORDER BY period_start) AS rank, 'killed_' || year(period_start) AS key,
+    SELECT 4 + row_number() OVER (ORDER BY period_start, area, obs_id) AS rank, 'killed_' || year(period_start) AS key,
         'Civilians killed in ' || area || ' in ' || year(period_start) AS label,
         value_best, value_low, value_high, qualifier, 'people' AS unit, period_start, period_end, area AS place,
         source_org, source_title, source_url, [obs_id] AS obs_ids

@@ -13,7 +13,7 @@ WITH stocks AS (
 ),
 per_source AS (
     SELECT year, origin_iso3, asylum_iso3, metric, source_id,
-        any_value(asylum_name ORDER BY asylum_name) AS asylum_name, any_value(source_org) AS source_org,
+        any_value(asylum_name ORDER BY asylum_name) AS asylum_name, any_value(source_org ORDER BY source_org) AS source_org,
         bool_or(role = 'recommended') AS recommended, max(published_on) AS published_on,
         sum(value_best) AS people, list(obs_id ORDER BY obs_id) AS obs_ids
     FROM stocks
@@ -25,7 +25,7 @@ chosen AS (
                                ORDER BY recommended DESC, published_on DESC NULLS LAST, source_id) = 1
 )
 SELECT
-    year, origin_iso3, asylum_iso3, any_value(asylum_name) AS asylum_name,
+    year, origin_iso3, asylum_iso3, any_value(asylum_name ORDER BY asylum_name) AS asylum_name,
     sum(people) FILTER (WHERE metric = 'refugees') AS refugees,
     sum(people) FILTER (WHERE metric = 'asylum_seekers') AS asylum_seekers,
     string_agg(DISTINCT source_org, '; ' ORDER BY source_org) AS source_org,

@@ -21,7 +21,7 @@ periods AS (
 ),
 chosen_total AS (
     SELECT p.place, p.metric, p.population, p.unit, p.period_start, p.period_end,
-        sum(d.people_best) AS chosen_best, count(d.date) AS chosen_days
+        sum(d.people_best ORDER BY d.date) AS chosen_best, count(d.date) AS chosen_days  -- one fixed order for the float sum
     FROM periods AS p
     JOIN displacement_daily AS d
         ON d.place = p.place AND d.metric = p.metric AND d.population = p.population AND d.unit = p.unit
