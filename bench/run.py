@@ -4,7 +4,9 @@
 
 1. generate (child process): bench/generate.py writes ACLED/DTM/IDMC-shaped files into <tmp>/inbox;
 2. pipeline (child process, so its peak RSS is its own): DISPLACEMENT_WAREHOUSE / _SITE / _INBOX point
-   into <tmp>; stages read (every reader, as `ingest` does), load (the DuckDB base tables), validate
+   into <tmp>; stages read (pipeline.ingest.ingest_into, as the `observations` asset runs it: every file
+   read, mapped, checked and written to the warehouse; large plain CSVs by the bulk route in DuckDB),
+   load (the reference tables and the per-file records), validate
    (the blocking suite over the observations), aggregate (every sql/ model) and render (the site,
    into <tmp>/site, never reports/site);
 3. floor: DuckDB counting the rows of the same input files, in this run;
@@ -88,13 +90,13 @@ def run_pipeline(work: Path) -> dict:
         t[f"{name}_seconds"] = round(now - clock, 3)
         clock = now
 
-    result = ingest.ingest(ingest.input_files())
-    n_obs, n_rej = len(result.observations), len(result.rejected)
-    lap("read")
     con = duckdb.connect(str(warehouse.warehouse_path()))
-    warehouse.load_base_tables(con, result.observations, result.rejected)
-    warehouse.record_files(con, result.files)
-    del result
+    files = ingest.ingest_into(con, ingest.input_files())  # read, map, check and write the observations
+    lap("read")
+    warehouse.load_reference_tables(con)
+    warehouse.record_files(con, files)
+    n_obs, n_rej = warehouse.run(con, "SELECT (SELECT count(*) FROM observations), "
+                                      "(SELECT count(*) FROM rejected_observations)")[0]
     lap("load")
     checked = validate_observations(con)
     lap("validate")

@@ -36,44 +36,137 @@ class Ingested:
     files: pd.DataFrame  # one row per file: format, rows read/accepted/rejected, error
 
 
-def ingest(paths: list[Path]) -> Ingested:
-    from pipeline.sources.detect import read_path
+def create_tables(con) -> None:
+    """Empty `observations` and `rejected_observations`, ready for ingest_into."""
+    con.execute(schema.duckdb_ddl("observations")).fetchall()
+    con.execute("CREATE OR REPLACE TABLE rejected_observations (file VARCHAR, line BIGINT, column_name VARCHAR, "
+                "rule VARCHAR, message VARCHAR, value VARCHAR, format VARCHAR, ingest_sha256 VARCHAR)").fetchall()
 
-    frames, rejected, files = [], [], []
+
+def ingest_into(con, paths: list[Path], *, bulk_min_bytes: int | None = None) -> pd.DataFrame:
+    """Read every file into the warehouse tables `observations` and `rejected_observations` (replaced);
+    returns one row per file for `ingest_files`.
+
+    A large plain CSV whose reader can state its mapping in SQL takes the bulk route
+    (pipeline/sources/bulk.py: DuckDB parses and checks it, no row passes through Python); every other
+    file the exact route (its reader, then base.finalize, in pandas). Both give the same rows and the same
+    rejections. The observations are stored in input order (file, then line); an obs_id seen in an
+    earlier file or line is kept once, at its first appearance.
+    """
+    from pipeline.sources import bulk
+    from pipeline.sources.detect import detect, read_path
+
+    create_tables(con)
+    files, spans = [], []  # spans: (first rowid, last rowid) of each file's observations
     for path in paths:
-        try:
-            result: ReadResult = read_path(path)
-        except InputError as exc:
-            # a table rule, not a row rule: the blocking check fails on it (pipeline/expectations/ingest_files.py)
-            rule = "missing_column" if "missing" in str(exc) and "column" in str(exc) else "unreadable"
-            files.append({"file": path.name, "format": None, "rows_read": 0, "rows_accepted": 0,
-                          "rows_rejected": 0, "error": str(exc), "sha256": None, "duplicate_ids": 0})
-            rejected.append({"file": path.name, "line": None, "column_name": None, "rule": rule,
-                             "message": str(exc), "value": None, "format": None, "ingest_sha256": None})
-            continue
-        frames.append(result.observations)
-        # rows of one file sharing an obs_id: the source's own key repeated (a table rule); the same id in
-        # two files is a re-delivery and is kept once below
-        duplicate_ids = int(result.observations["obs_id"].duplicated(keep=False).sum())
-        # the reader hashed the file already (every observation carries it): hash it again only if none
-        sha = (str(result.observations["ingest_sha256"].iloc[0]) if len(result.observations)
-               else schema.file_sha256(path))
-        for r in result.rejected:
-            rejected.append({"file": path.name, "line": r.line, "column_name": r.column, "rule": r.rule,
-                             "message": r.message, "value": r.value, "format": result.format, "ingest_sha256": sha})
-        files.append({"file": path.name, "format": result.format, "rows_read": result.rows_read,
-                      "rows_accepted": result.rows_accepted, "rows_rejected": result.rows_rejected,
-                      "error": None, "sha256": sha, "duplicate_ids": duplicate_ids})
-    obs = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (
-        frames[0] if frames else schema.empty_observations())
-    del frames
-    # the same file dropped twice (or a figure re-delivered) has the same obs_id: keep it once
-    repeated = obs["obs_id"].duplicated(keep="first")
-    if repeated.any():
-        obs = obs.loc[~repeated]
-    obs = sort_by_obs_id(obs)
-    rej = pd.DataFrame(rejected, columns=REJECTED_COLUMNS).astype({"line": "Int64"})
-    return Ingested(schema.conform(obs), rej, pd.DataFrame(files))
+        start = _next_rowid(con)
+        scan = bulk.prescan(path, min_bytes=bulk_min_bytes)
+        summary = None
+        if scan is not None:
+            try:
+                reader = detect(bulk.sniff_of(scan))
+            except InputError:
+                reader = None  # the exact route gives the message
+            if reader is not None and hasattr(reader, "bulk_spec"):
+                summary = bulk.load(con, scan, reader)
+        if summary is None:
+            summary = _exact(con, path, read_path)
+        files.append(summary)
+        spans.append((start, _next_rowid(con)))
+    _drop_repeats(con, files, spans)
+    frame = pd.DataFrame(files, columns=["file", "format", "rows_read", "rows_accepted", "rows_rejected", "error",
+                                         "sha256", "duplicate_ids"])
+    frame["duplicate_ids"] = frame["duplicate_ids"].fillna(0).astype(int)
+    return frame
+
+
+def _next_rowid(con) -> int:
+    return con.execute("SELECT coalesce(max(rowid), -1) + 1 FROM observations").fetchall()[0][0]
+
+
+def _exact(con, path: Path, read_path) -> dict:
+    """One file by its reader in pandas; its rows appended to the warehouse tables."""
+    try:
+        result: ReadResult = read_path(path)
+    except InputError as exc:
+        # a table rule, not a row rule: the blocking check fails on it (pipeline/expectations/ingest_files.py)
+        rule = "missing_column" if "missing" in str(exc) and "column" in str(exc) else "unreadable"
+        _append(con, "rejected_observations", pd.DataFrame([{
+            "file": path.name, "line": None, "column_name": None, "rule": rule, "message": str(exc), "value": None,
+            "format": None, "ingest_sha256": None}], columns=REJECTED_COLUMNS).astype({"line": "Int64"}))
+        return {"file": path.name, "format": None, "rows_read": 0, "rows_accepted": 0, "rows_rejected": 0,
+                "error": str(exc), "sha256": None, "duplicate_ids": 0}
+    obs = result.observations
+    # the reader hashed the file already (every observation carries it): hash it again only if none
+    sha = str(obs["ingest_sha256"].iloc[0]) if len(obs) else schema.file_sha256(path)
+    rej = pd.DataFrame([{"file": path.name, "line": r.line, "column_name": r.column, "rule": r.rule,
+                         "message": r.message, "value": r.value, "format": result.format, "ingest_sha256": sha}
+                        for r in result.rejected], columns=REJECTED_COLUMNS).astype({"line": "Int64"})
+    if len(obs):
+        _append(con, "observations", obs)
+    if len(rej):
+        _append(con, "rejected_observations", rej)
+    return {"file": path.name, "format": result.format, "rows_read": result.rows_read,
+            "rows_accepted": result.rows_accepted, "rows_rejected": result.rows_rejected, "error": None,
+            "sha256": sha, "duplicate_ids": 0}
+
+
+def _append(con, table: str, frame: pd.DataFrame) -> None:
+    con.register("_append_frame", frame)
+    try:
+        con.execute(f"INSERT INTO {table} SELECT * FROM _append_frame").fetchall()
+    finally:
+        con.unregister("_append_frame")
+
+
+def _drop_repeats(con, files: list[dict], spans: list[tuple[int, int]]) -> None:
+    """Count each file's repeated obs_ids (the source's key twice in one file: a table rule the blocking
+    check fails on), then keep every obs_id once, at its first row (the same file dropped twice, or a
+    figure re-delivered, is kept once). One aggregation when nothing repeats, as is usual."""
+    import bisect
+
+    found = con.execute("SELECT obs_id, rowid, ingest_row FROM observations WHERE obs_id IN (SELECT obs_id FROM "
+                        "observations GROUP BY obs_id HAVING count(*) > 1)").fetchall()
+    if not found:
+        return
+    starts = [s for s, _ in spans]
+    # each file's rows have a contiguous range of rowids (files are appended one after another); within a
+    # file the bulk route's parallel insert need not keep line order, so "first" is by line
+    found = sorted((obs_id, bisect.bisect_right(starts, rowid) - 1, line if line is not None else -1, rowid)
+                   for obs_id, rowid, line in found)
+    per_file: dict[tuple[int, str], int] = {}
+    later = []
+    previous = None
+    for obs_id, i, _, rowid in found:
+        per_file[(i, obs_id)] = per_file.get((i, obs_id), 0) + 1
+        if obs_id == previous:
+            later.append(rowid)
+        previous = obs_id
+    for (i, _), n in per_file.items():
+        if n > 1:
+            files[i]["duplicate_ids"] = files[i].get("duplicate_ids", 0) + n
+    con.register("_later", pd.DataFrame({"r": later}))
+    con.execute("DELETE FROM observations WHERE rowid IN (SELECT r FROM _later)").fetchall()
+    con.unregister("_later")
+
+
+def ingest(paths: list[Path], *, bulk_min_bytes: int | None = None) -> Ingested:
+    """ingest_into an in-memory DuckDB, returned as frames (observations sorted by obs_id): for tests and
+    for `displacement validate`, which check files without a warehouse."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        files = ingest_into(con, paths, bulk_min_bytes=bulk_min_bytes)
+        obs = schema.conform(con.execute("SELECT * FROM observations ORDER BY obs_id").df())
+        rej = con.execute(f"SELECT {', '.join(REJECTED_COLUMNS)} FROM rejected_observations ORDER BY rowid").df()
+    finally:
+        con.close()
+    rej = rej.astype({"line": "Int64"})
+    for c in REJECTED_COLUMNS:
+        if c != "line":
+            rej[c] = rej[c].astype(object).where(rej[c].notna(), None)
+    return Ingested(obs, rej, files)
 
 
 def sort_by_obs_id(obs: pd.DataFrame) -> pd.DataFrame:

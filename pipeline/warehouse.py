@@ -66,6 +66,11 @@ def load_base_tables(con: duckdb.DuckDBPyConnection, observations: pd.DataFrame,
         run(con, "INSERT INTO rejected_observations SELECT file, line, column_name, rule, message, value, "
                     "format, ingest_sha256 FROM rej_frame")
         con.unregister("rej_frame")
+    load_reference_tables(con)
+
+
+def load_reference_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The embedded gazetteer and key events (data/default/), as tables."""
     for name in ("gazetteer", "key_events"):
         path = DEFAULT_DIR / f"{name}.csv"
         run(con, f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM read_csv(?, header = true, all_varchar = true)",

@@ -15,20 +15,21 @@ from pipeline.assets.resources import WAREHOUSE_POOL
 )
 def observations(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     files = ingest_lib.input_files()
-    result = ingest_lib.ingest(files)
     with duckdb.get_connection() as con:
-        warehouse.load_base_tables(con, result.observations, result.rejected)
-        warehouse.record_files(con, result.files)
-    for row in result.files.itertuples():
+        result = ingest_lib.ingest_into(con, files)  # large plain CSVs in DuckDB SQL, the rest in pandas
+        warehouse.load_reference_tables(con)
+        warehouse.record_files(con, result)
+        rows = warehouse.run(con, "SELECT count(*) FROM observations")[0][0]
+        by_rule = warehouse.run(con, "SELECT rule, count(*) FROM rejected_observations GROUP BY rule ORDER BY rule")
+    for row in result.itertuples():
         if isinstance(row.error, str) and row.error:
             context.log.warning(f"{row.file}: {row.error}")
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(result.observations),
-            "rows_rejected": int(result.files["rows_rejected"].sum()) if len(result.files) else 0,
-            "rejections_by_rule": dg.MetadataValue.json(
-                {str(k): int(v) for k, v in result.rejected["rule"].value_counts().sort_index().items()}),
-            "files": dg.MetadataValue.json(result.files.drop(columns=["sha256"]).to_dict("records")),
-            "input_sha256": dg.MetadataValue.json({r.file: r.sha256 for r in result.files.itertuples()}),
+            "dagster/row_count": int(rows),
+            "rows_rejected": int(result["rows_rejected"].sum()) if len(result) else 0,
+            "rejections_by_rule": dg.MetadataValue.json({str(k): int(v) for k, v in by_rule}),
+            "files": dg.MetadataValue.json(result.drop(columns=["sha256"]).to_dict("records")),
+            "input_sha256": dg.MetadataValue.json({r.file: r.sha256 for r in result.itertuples()}),
         }
     )

@@ -448,6 +448,22 @@ def _event_dates(text: pd.Series) -> pd.Series:
     return iso
 
 
+def _periods(date_text: pd.Series, prec_text: pd.Series) -> pd.DataFrame:
+    """(event_date, time_precision) as cleaned text -> date_precision, period_start, period_end as the text
+    finalize checks: a week is the day +- 3 days, a month the calendar month; an unreadable date keeps its
+    text, so finalize names it."""
+    day = _event_dates(date_text.fillna(""))
+    prec = prec_text.fillna("1").map(PRECISION.get, na_action="ignore").astype("string")
+    start = day.where(prec != "week", day - pd.Timedelta(days=3))
+    end = day.where(prec != "week", day + pd.Timedelta(days=3))
+    start = start.where(prec != "month", day - pd.offsets.MonthBegin(0) - pd.offsets.MonthBegin(1))
+    start = start.where(~((prec == "month") & (day.dt.day == 1)), day)
+    end = end.where(prec != "month", day + pd.offsets.MonthEnd(0))
+    return pd.DataFrame({"date_precision": prec.fillna(prec_text),
+                         "period_start": start.dt.strftime("%Y-%m-%d").astype("string").fillna(date_text),
+                         "period_end": end.dt.strftime("%Y-%m-%d").astype("string").fillna(date_text)})
+
+
 def _read_events_reference(s: Sniff) -> ReadResult:
     """The row-by-row mapping _read_events replaced (kept for the equivalence test)."""
     table = textio.read_table(s, usecols=EVENT_COLS, categorical=True, keys=("event_id_cnty",))
@@ -574,19 +590,9 @@ def _read_events(s: Sniff) -> ReadResult:
     c_date, v_date = _codes(raw, "event_date")
     c_prec, v_prec = _codes(raw, "time_precision")
     pair, (u_date, u_prec) = _combine(c_date, c_prec)
-    date_text = _at(v_date, u_date)
-    prec_text = _at(v_prec, u_prec)
-    day = _event_dates(date_text.fillna(""))
-    prec = prec_text.fillna("1").map(PRECISION.get, na_action="ignore").astype("string")
-    precision = prec.fillna(prec_text)
-    start = day.where(prec != "week", day - pd.Timedelta(days=3))
-    end = day.where(prec != "week", day + pd.Timedelta(days=3))
-    start = start.where(prec != "month", day - pd.offsets.MonthBegin(0) - pd.offsets.MonthBegin(1))
-    start = start.where(~((prec == "month") & (day.dt.day == 1)), day)
-    end = end.where(prec != "month", day + pd.offsets.MonthEnd(0))
-    out["date_precision"] = _expand(pair, precision, idx)
-    out["period_start"] = _expand(pair, start.dt.strftime("%Y-%m-%d").astype("string").fillna(date_text), idx)
-    out["period_end"] = _expand(pair, end.dt.strftime("%Y-%m-%d").astype("string").fillna(date_text), idx)
+    periods = _periods(_at(v_date, u_date), _at(v_prec, u_prec))
+    for name in ("date_precision", "period_start", "period_end"):
+        out[name] = _expand(pair, periods[name], idx)
 
     # country: iso3 when given, else the country name's
     c_iso, v_iso = _codes(raw, "iso3")
@@ -623,3 +629,62 @@ def _read_events(s: Sniff) -> ReadResult:
     country = _at(v_cty, c_cty) if unknown.any() else pd.Series(pd.NA, index=idx, dtype="string")
     country.index = idx
     return _finish_events(s, table, raw, out, unknown, country)
+
+
+# ------------------------------------------------------------------------------------ event CSV, bulk
+
+def bulk_spec(ctx):
+    """The event mapping above as SQL for pipeline/sources/bulk.py (large plain CSVs, in DuckDB): the
+    same columns, with dates and countries mapped by the same Python code once per distinct value."""
+    from pipeline.sources.bulk import Spec, lit
+
+    def periods(f: pd.DataFrame) -> pd.DataFrame:
+        return _periods(textio.clean(f["k0"]), textio.clean(f["k1"]))
+
+    def countries(f: pd.DataFrame) -> pd.DataFrame:
+        iso_text, cty_text = textio.clean(f["k0"]), textio.clean(f["k1"])
+        iso3 = (iso_text.str.upper() if ctx.has("iso3") else iso_text).fillna(country_iso3(cty_text))
+        unknown = iso3.isna() & cty_text.notna()
+        message = [f"country name {c!r} is not in the ISO3 table" if u else None for c, u in zip(cty_text, unknown)]
+        return pd.DataFrame({"iso3": iso3, "unknown": unknown.astype(bool), "message": pd.array(message, dtype="string")})
+
+    precision, start, end = ctx.lookup([ctx.raw("event_date"), ctx.raw("time_precision")],
+                                       ["date_precision", "period_start", "period_end"], periods)
+    iso3, unknown, message = ctx.lookup([ctx.raw("iso3"), ctx.raw("country")], ["iso3", "unknown", "message"], countries)
+    exprs = {name: lit(value) for name, value in (
+        ("source_id", "acled"), ("source_org", "ACLED"), ("source_title", "ACLED event data"), ("source_url", URL),
+        ("metric", "killed"), ("basis", "flow"), ("unit", "people"), ("qualifier", "exact"), ("role", "recommended"))}
+    def population_and_figure(f: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"population": pd.array(["all" if pd.isna(v) else "civilians"
+                                                     for v in textio.clean(f["k0"])], dtype="string"),
+                             "fatalities": textio.clean(f["k1"])})
+
+    def place(f: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"place": textio.clean(f["k0"]).fillna(textio.clean(f["k1"]))})
+
+    def notes(f: pd.DataFrame) -> pd.DataFrame:
+        admin3 = textio.clean(f["k2"])
+        return pd.DataFrame({"notes": textio.clean(f["k0"]).fillna("") + " / " + textio.clean(f["k1"]).fillna("")
+                             + admin3.map(lambda a: f"; admin3={a}", na_action="ignore").fillna("")})
+
+    population, fatalities = ctx.lookup([ctx.raw("civilian_targeting"), ctx.raw("fatalities")],
+                                        ["population", "fatalities"], population_and_figure)
+    exprs.update({
+        "population": population,
+        "value_best": fatalities,
+        "date_precision": precision, "period_start": start, "period_end": end,
+        "country_iso3": iso3,
+        "admin1_name": ctx.col("admin1"), "admin2_name": ctx.col("admin2"),
+        "place": ctx.lookup([ctx.raw("location"), ctx.raw("admin3")], ["place"], place)[0],
+        "notes": ctx.lookup([ctx.raw("event_type"), ctx.raw("sub_event_type"), ctx.raw("admin3")], ["notes"], notes)[0],
+    })
+    return Spec(
+        exprs=exprs,
+        row_key=f"coalesce({ctx.key('event_id_cnty')}, 'line ' || CAST(r.line AS VARCHAR))",
+        source_cols={"value_best": "fatalities", "period_start": "event_date", "period_end": "event_date",
+                     "date_precision": "time_precision", "country_iso3": "country"},
+        pre=[(unknown, "country", "country", message, ctx.col("country"))],
+    ), "acled-events"
+
+
+BULK_COLUMNS = EVENT_COLS

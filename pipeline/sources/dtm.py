@@ -89,3 +89,70 @@ def read(s: Sniff) -> ReadResult:
             "country_iso3": "admin0Pcode", "admin1_code": "admin1Pcode", "admin2_code": "admin2Pcode"}
     return textio.finalize_parts([(out, cols)], fmt=fmt, path=s.path, sha256=s.sha256,
                                  rows_read=rows_read, extra_rejections=pre)
+
+
+# ------------------------------------------------------------------------------------------- CSV, bulk
+
+def bulk_spec(ctx):
+    """The CSV mapping above as SQL for pipeline/sources/bulk.py (large plain CSVs, in DuckDB): each text
+    rule by the same Python code once per distinct value; the latest round per unit from the distinct
+    (unit, round) combinations, which have the same maximum as the rows."""
+    from pipeline.sources.bulk import Spec, lit
+
+    def available(name):
+        return ctx.lookup([ctx.raw(name)], ["v"], lambda f: pd.DataFrame({"v": _available(textio.clean(f["k0"]))}))[0]
+
+    def text(name):  # col(...).fillna("")
+        return f"coalesce({ctx.col(name)}, '')"
+
+    def figure_date_country(f):
+        return pd.DataFrame({"v": textio.iso_date(textio.clean(f["k0"]))})
+
+    def roles(f: pd.DataFrame) -> pd.DataFrame:
+        operation, level = textio.clean(f["k0"]).fillna(""), textio.clean(f["k1"]).fillna("")
+        iso3 = textio.clean(f["k2"]).str.upper().fillna("")
+        a1, a2 = _available(textio.clean(f["k3"])).fillna(""), _available(textio.clean(f["k4"])).fillna("")
+        rnd = pd.to_numeric(textio.clean(f["k5"]).fillna(""), errors="coerce")
+        latest = rnd.groupby([operation, level, iso3, a1, a2]).transform("max")
+        role = pd.Series("triangulation", index=f.index, dtype="string")
+        role[rnd.notna() & (rnd == latest)] = "recommended"
+        return pd.DataFrame({"role": role})
+
+    period = ctx.lookup([ctx.raw("reportingDate")], ["v"], figure_date_country)[0]
+    iso3 = ctx.lookup([ctx.raw("admin0Pcode")], ["v"],
+                      lambda f: pd.DataFrame({"v": textio.clean(f["k0"]).str.upper()}))[0]
+    a1, a2 = available("admin1Pcode"), available("admin2Pcode")
+    origin = available("idpOriginAdmin1Pcode")
+    role = ctx.lookup([ctx.raw(c) for c in ("operation", "adminLevel", "admin0Pcode", "admin1Pcode", "admin2Pcode",
+                                            "roundNumber")], ["role"], roles)[0]
+    operation, level, rnd_text = text("operation"), text("adminLevel"), text("roundNumber")
+    reason, assessment = text("displacementReason"), text("assessmentType")
+    exprs = {name: lit(value) for name, value in (
+        ("source_id", "iom-dtm"), ("source_org", "IOM DTM"), ("source_title", "IOM Displacement Tracking Matrix API"),
+        ("source_url", URL), ("metric", "idps_present"), ("basis", "stock"), ("population", "all"),
+        ("unit", "people"), ("qualifier", "exact"), ("date_precision", "day"))}
+    exprs.update({
+        "value_best": ctx.col("numPresentIdpInd"),
+        "period_start": period, "period_end": period,
+        "country_iso3": iso3,
+        "admin1_code": a1, "admin1_name": available("admin1Name"),
+        "admin2_code": a2, "admin2_name": available("admin2Name"),
+        "origin_admin1_code": origin, "origin_admin1_name": available("idpOriginAdmin1Name"),
+        "origin_iso3": f"CASE WHEN {origin} IS NOT NULL THEN {iso3} END",
+        "role": role,
+        "notes": (f"'operation=' || {operation} || '; round=' || {rnd_text} || '; reason=' || {reason} || "
+                  f"'; assessment=' || {assessment}"),
+    })
+    composite = " || '|' || ".join([operation, level, f"coalesce({iso3}, '')", f"coalesce({a1}, '')",
+                                    f"coalesce({a2}, '')", rnd_text, f"coalesce({period}, '')", reason, assessment,
+                                    f"coalesce({origin}, '')"])
+    return Spec(
+        exprs=exprs,
+        # DTM ids are not unique in real exports (seen: one id on two rows of different rounds)
+        row_key=f"coalesce({ctx.key('id')}, '') || '|' || {composite}",
+        source_cols={"value_best": "numPresentIdpInd", "period_start": "reportingDate", "period_end": "reportingDate",
+                     "country_iso3": "admin0Pcode", "admin1_code": "admin1Pcode", "admin2_code": "admin2Pcode"},
+    ), "dtm-csv"
+
+
+BULK_COLUMNS = None  # every column (a DTM export has about twenty)

@@ -1,0 +1,564 @@
+"""The bulk route: a large, plainly shaped CSV mapped and checked in DuckDB SQL, straight into the warehouse.
+
+The pandas route (textio.read_table -> a reader's mapping -> base.finalize) holds every row as Python
+strings: about 8 us per row, so a 5-million-row ACLED export took most of a minute and 4 GB. Here
+DuckDB parses the file in parallel into a temporary table, the reader states its mapping as SQL
+expressions, and `finalize_sql` applies base.finalize's row rules as one SQL CASE, in finalize's order,
+so each rejected row is reported once, at its first fault, with the same column, rule, message and value.
+
+What stays in Python is only what depends on Python's own semantics (pandas' number and date parsing,
+qualifier words, regular expressions with Unicode classes, country names): those run once per distinct
+value (`Context.lookup`) over the few thousand distinct values a column holds, and join back in SQL.
+tests/test_bulk.py checks, file by file, that both routes give the same observations and rejections.
+
+A file takes this route only when DuckDB's reading is known to agree with the exact route's:
+`prescan` streams it once (its sha256, its line count) and refuses anything unusual (compressed,
+UTF-16, blank or comma-led lines, over-long lines, a space around a quote, a header DuckDB would read
+differently); after parsing, the row count must equal the line count, so no quoted field spans lines
+and line numbers are simply row order. Anything else goes the exact route, with its exact line numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from pipeline import schema
+from pipeline.sources import textio
+
+# Python's str.strip() strips exactly the characters for which str.isspace() is true: give DuckDB's trim
+# the same set, so `clean` here is textio.clean there
+WHITESPACE = "".join(ch for ch in map(chr, range(0x110000)) if ch.isspace())
+CHUNK = 8 << 20
+MIN_BYTES = 1 << 20  # smaller files are cheap on the exact route, which stays the reference
+
+
+def _debug(label: str, since: float) -> float:
+    import os
+    import time
+
+    now = time.perf_counter()
+    if os.environ.get("BULK_DEBUG"):
+        print(f"bulk: {label} {now - since:.3f}s")
+    return now
+
+
+def lit(value: str | None) -> str:
+    """A Python value as a SQL literal (NULL for None); quotes doubled, never interpolated raw."""
+    return "NULL" if value is None else "'" + str(value).replace("'", "''") + "'"
+
+
+def clean(expr: str) -> str:
+    """SQL for textio.clean: stripped as Python strips; blank -> NULL."""
+    return f"nullif(trim({expr}, {lit(WHITESPACE)}), '')"
+
+
+def blank(expr: str) -> str:
+    return f"({clean(expr)} IS NULL)"
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class Prescan:
+    path: Path
+    sha256: str
+    size: int
+    lines: int  # physical lines, the header's included
+    header: list[str]  # stripped header cells
+    second_row: list[str]
+
+
+def _odd_quotes(chunk: bytes, prev: bytes) -> bool:
+    """A field whose quotes have spaces outside them (`a, "b"` or `"b" ,`): DuckDB drops the spaces and
+    pandas keeps them, so such files take the exact route. Vectorised over the quote positions only."""
+    import numpy as np
+
+    a = np.frombuffer(prev + chunk, dtype=np.uint8)
+    pos = np.flatnonzero(a == 34)
+    if not len(pos):
+        return False
+    padded = np.concatenate([np.full(4, 10, dtype=np.uint8), a, np.full(4, 10, dtype=np.uint8)])
+    pos = pos + 4
+    sep = (44, 10, 13)
+    for k in (1, 2, 3):  # up to three spaces between a separator and the quote
+        spaces_before = np.all([padded[pos - j] == 32 for j in range(1, k + 1)], axis=0)
+        spaces_after = np.all([padded[pos + j] == 32 for j in range(1, k + 1)], axis=0)
+        if (spaces_before & np.isin(padded[pos - k - 1], sep)).any() or \
+                (spaces_after & np.isin(padded[pos + k + 1], sep)).any():
+            return True
+    return False
+
+
+def prescan(path: Path, *, min_bytes: int | None = None) -> Prescan | None:
+    """One streaming pass: sha256, line count, spaces around quotes. None: use the exact route."""
+    min_bytes = MIN_BYTES if min_bytes is None else min_bytes
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None
+    if not path.is_file() or size < max(min_bytes, 1) or size > textio.MAX_BYTES:
+        return None  # small, or refused with the exact route's message
+    h = hashlib.sha256()
+    lines = 0
+    with open(path, "rb") as fh:
+        head = fh.read(min(size, 1 << 16))
+        if head[:2] in (b"\x1f\x8b", b"PK", b"\xff\xfe", b"\xfe\xff") or b"\x00" in head or head[:1] in (b"[", b"{"):
+            return None
+        first = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+        cut = first if len(head) == size else first[: first.rfind(b"\n") + 1]
+        try:
+            text = cut.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        lines_head = text.split("\n", 2)
+        if len(lines_head) < 2 or '"' in lines_head[0] or "\r" in lines_head[0][:-1]:
+            return None  # a quoted header cell could span lines or hold a separator: exact route
+        rows = list(csv.reader(io.StringIO("\n".join(lines_head[:2]) + "\n")))
+        header = [c.strip() for c in rows[0]] if rows else []
+        if not header or any(not c or c.startswith("Unnamed: ") for c in header) or len(set(header)) != len(header):
+            return None
+        second = rows[1] if len(rows) > 1 else []
+        fh.seek(0)
+        prev = b""
+        while True:
+            chunk = fh.read(CHUNK)
+            if not chunk:
+                break
+            h.update(chunk)
+            lines += chunk.count(b"\n")
+            if b'"' in chunk and _odd_quotes(chunk, prev):
+                return None
+            prev = chunk[-4:]
+    if not prev.endswith(b"\n"):
+        lines += 1
+    return Prescan(path=path, sha256=h.hexdigest(), size=size, lines=lines, header=header, second_row=second)
+
+
+def sniff_of(scan: Prescan) -> textio.Sniff:
+    """What detection needs (header, second row), without the file's text."""
+    return textio.Sniff(path=scan.path, sha256=scan.sha256, kind="csv", encoding="utf-8", header=scan.header,
+                        second_row=scan.second_row)
+
+
+def load_raw(con, scan: Prescan, wanted: list[str] | None, table: str = "_bulk_raw") -> tuple[int, int] | None:
+    """Parse the file with DuckDB into a temp table (each wanted column present, by stripped header name,
+    as text; None = all) and a view of it with `line`, the file's own line number. Returns (rows read,
+    first data line: 3 after an HXL hashtag row), or None when DuckDB reads the file differently from the
+    exact route (a parse error, invalid UTF-8, quoted line breaks)."""
+    import time
+
+    import duckdb
+
+    t0 = time.perf_counter()
+    names = [f"c{i}" for i in range(len(scan.header))]
+    columns = "{" + ", ".join(f"{lit(n)}: 'VARCHAR'" for n in names) + "}"
+    index = {h: i for i, h in enumerate(scan.header)}
+    keep = [f"c{index[w]} AS {q(w)}" for w in (scan.header if wanted is None else wanted) if w in index]
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(keep) or 'NULL AS _none'} FROM read_csv(?, "
+            f"header = false, skip = 1, auto_detect = false, columns = {columns}, delim = ',', quote = '\"', "
+            "escape = '\"', comment = '', null_padding = true, strict_mode = true, encoding = 'utf-8', "
+            f"max_line_size = {textio.MAX_LINE})", [str(scan.path)]).fetchall()
+    except duckdb.Error:
+        con.execute(f"DROP TABLE IF EXISTS {table}").fetchall()
+        return None
+    cols = [w for w in (scan.header if wanted is None else wanted) if w in index]
+    # a row whose every cell read is blank: the exact route drops it (DuckDB skips empty lines, which the
+    # count below catches); rare, so such files take the exact route. ord() <= 32 or >= 133 first keeps
+    # the slow exact trim to the few candidates.
+    maybe_blank = " AND ".join(f"({q(c)} IS NULL OR ord({q(c)}) <= 32 OR ord({q(c)}) >= 133)" for c in cols) or "TRUE"
+    exactly = " AND ".join(f"{clean(q(c))} IS NULL" for c in cols) or "TRUE"
+    t0 = _debug("parse", t0)
+    rows, candidates = con.execute(f"SELECT count(*), count_if({maybe_blank}) FROM {table}").fetchall()[0]
+    blank_rows = con.execute(f"SELECT count(*) FROM {table} WHERE ({maybe_blank}) AND ({exactly})").fetchall()[0][0] \
+        if candidates else 0
+    t0 = _debug("blank rows", t0)
+    if rows != scan.lines - 1 or blank_rows:  # a quoted field spanning lines: line numbers are not row order
+        con.execute(f"DROP TABLE {table}").fetchall()
+        return None
+    # line = row order + 2 (header = line 1): rowid is the insertion order of a freshly created table
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {table}_lines AS SELECT rowid + 2 AS line, * FROM {table}").fetchall()
+    hxl = [c.strip() for c in scan.second_row if c.strip()]
+    if hxl and all(c.startswith("#") for c in hxl):
+        return rows - 1, 3
+    return rows, 2
+
+
+def load(con, scan: Prescan, reader) -> dict | None:
+    """The whole bulk route for one file whose reader has `bulk_spec`; None: take the exact route."""
+    wanted = getattr(reader, "BULK_COLUMNS", None)
+    loaded = load_raw(con, scan, wanted)
+    if loaded is None:
+        return None
+    rows, first_line = loaded
+    try:
+        ctx = Context(columns={c for c in (scan.header if wanted is None else wanted) if c in scan.header})
+        spec, fmt = reader.bulk_spec(ctx)
+        return finalize_sql(con, ctx, spec, fmt=fmt, scan=scan, raw="_bulk_raw_lines", rows_read=rows,
+                            first_line=first_line)
+    finally:
+        con.execute("DROP VIEW IF EXISTS _bulk_raw_lines").fetchall()
+        con.execute("DROP TABLE IF EXISTS _bulk_raw").fetchall()
+
+
+@dataclass
+class Lookup:
+    keys: list[str]  # SQL expressions
+    outputs: list[str]  # output column names
+    func: Callable[[pd.DataFrame], pd.DataFrame]  # distinct keys (k0, k1, ...) -> outputs, same order
+    alias: str = ""
+    frame: pd.DataFrame | None = None  # the distinct keys and their outputs, once computed
+
+
+@dataclass
+class Context:
+    """Handed to a reader's `bulk_spec`: column access and per-distinct-value Python lookups."""
+
+    columns: set[str]
+    table: str = "r"
+    lookups: list[Lookup] = field(default_factory=list)
+    _cols: dict[str, str] = field(default_factory=dict)
+
+    def has(self, name: str) -> bool:
+        return name in self.columns
+
+    def raw(self, name: str) -> str:
+        return f"{self.table}.{q(name)}" if name in self.columns else "CAST(NULL AS VARCHAR)"
+
+    def col(self, name: str) -> str:
+        """textio.col: the column stripped, blank as NULL (NULL when the file lacks it), by textio.clean
+        itself once per distinct value: for columns that repeat values (most do)."""
+        if name not in self.columns:
+            return "CAST(NULL AS VARCHAR)"
+        if name not in self._cols:
+            self._cols[name] = self.lookup([self.raw(name)], ["v"],
+                                           lambda f: pd.DataFrame({"v": textio.clean(_series(f))}))[0]
+        return self._cols[name]
+
+    def key(self, name: str) -> str:
+        """textio.col for a column of distinct values (a source's ids), in SQL: DuckDB's trim with Python's
+        whitespace set is slow, so it runs only on values that start or end with a character that could be
+        whitespace (code points <= 32 or >= 133)."""
+        if name not in self.columns:
+            return "CAST(NULL AS VARCHAR)"
+        x = self.raw(name)
+        return (f"CASE WHEN ord({x}) BETWEEN 33 AND 132 AND ord(right({x}, 1)) BETWEEN 33 AND 132 THEN {x} "
+                f"ELSE {clean(x)} END")
+
+    def lookup(self, keys: list[str], outputs: list[str], func) -> list[str]:
+        """Register func over the distinct values of `keys`; returns SQL for each output column."""
+        alias = f"_lk{len(self.lookups)}"
+        self.lookups.append(Lookup(keys, outputs, func, alias))
+        return [f"{alias}.{q(o)}" for o in outputs]
+
+
+@dataclass
+class Spec:
+    """A reader's mapping: canonical column -> SQL text expression (absent = NULL), the source's row key,
+    the names of the source's columns for messages, and rows set aside before finalize (condition SQL,
+    source column, rule, message SQL, value SQL)."""
+
+    exprs: dict[str, str]
+    row_key: str
+    source_cols: dict[str, str]
+    pre: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    source: str | None = None  # FROM clause override (a reader's own view over `{raw}`), aliased r
+
+
+def _referenced(exprs: list[str], lookups: list[Lookup]) -> list[Lookup]:
+    """The lookups whose columns the expressions use, and those their own keys use (in order)."""
+    import re
+
+    found: set[str] = set()
+    todo = list(exprs)
+    while todo:
+        for alias in re.findall(r"\b(_lk\d+)\.", todo.pop()):
+            if alias not in found:
+                found.add(alias)
+                todo.extend(k for lk in lookups if lk.alias == alias for k in lk.keys)
+    return [lk for lk in lookups if lk.alias in found]
+
+
+def _join(lk: Lookup, prefix: str) -> str:
+    on = " AND ".join(f"{lk.alias}.k{i} IS NOT DISTINCT FROM ({k})" for i, k in enumerate(lk.keys))
+    return f"LEFT JOIN {prefix}{lk.alias} AS {lk.alias} ON {on}"
+
+
+def _compute(con, lk: Lookup, frm: str, earlier: list[Lookup], prefix: str) -> None:
+    """The lookup's distinct keys (over frm and only the earlier lookups its keys use) and its outputs."""
+    import time
+
+    t0 = time.perf_counter()
+    joins = " ".join(_join(e, prefix) for e in _referenced(lk.keys, earlier))
+    keys = ", ".join(f"{k} AS k{i}" for i, k in enumerate(lk.keys))
+    distinct = con.execute(f"SELECT DISTINCT {keys} FROM {frm} {joins}").df()
+    for c in distinct.columns:
+        distinct[c] = distinct[c].astype(object).where(distinct[c].notna(), None).astype("string")
+    out = lk.func(distinct.copy()) if len(distinct) else pd.DataFrame({o: [] for o in lk.outputs})
+    lk.frame = pd.concat([distinct.reset_index(drop=True), out.reset_index(drop=True)[lk.outputs]], axis=1)
+    _debug(f"lookup {lk.keys[0][:50]} ({len(distinct)} distinct)", t0)
+
+
+def _register(con, lk: Lookup, prefix: str) -> None:
+    name = f"{prefix}{lk.alias}"
+    con.register(f"{name}_frame", lk.frame)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_frame").fetchall()
+    con.unregister(f"{name}_frame")
+
+
+_VARIES = object()
+
+
+def _constant(expr: str):
+    """The value of a literal expression made by `lit` (None for NULL); _VARIES for anything else."""
+    import re
+
+    if expr in ("NULL", "CAST(NULL AS VARCHAR)"):
+        return None
+    if re.fullmatch(r"'(?:[^']|'')*'", expr, re.S):
+        return expr[1:-1].replace("''", "'")
+    return _VARIES
+
+
+def _literal(value) -> str:
+    """A feature value as a SQL literal."""
+    import math
+
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return "NULL"
+    if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, pd.Timestamp):
+        return f"DATE '{value.strftime('%Y-%m-%d')}'"
+    if isinstance(value, (int, float)) or hasattr(value, "dtype"):
+        return f"CAST({float(value)!r} AS DOUBLE)"
+    return lit(str(value))
+
+
+def _features(values: pd.Series, feats: list[str], country: pd.Series | None, level: int | None) -> pd.DataFrame:
+    """What base.finalize derives from one text column, for each of `values`."""
+    from pipeline.expectations import pcodes
+    from pipeline.sources import base
+
+    out = {}
+    for feat in feats:
+        if feat == "blank":
+            out[feat] = base._blank(values).astype(bool)
+        elif feat == "num":
+            out[feat] = base._to_number(values)
+        elif feat == "date":
+            out[feat] = base._to_date(values)
+        elif feat == "iso":
+            out[feat] = base._matches(values, lambda _: pcodes.ISO3)
+        elif feat == "pcode":
+            out[feat] = base._matches(values, lambda iso3: pcodes.pattern(iso3, level), country)
+        elif feat == "qual":
+            out[feat] = pd.array([schema.normalise_qualifier(None if pd.isna(v) else v) for v in values], dtype="string")
+    return pd.DataFrame(out, index=values.index)
+
+
+def _series(frame: pd.DataFrame, i: int = 0) -> pd.Series:
+    return frame[f"k{i}"].astype("string")
+
+
+def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw: str, rows_read: int,
+                 first_line: int = 2) -> dict:
+    """base.finalize over the reader's SQL mapping; appends good rows to `observations` and set-aside rows
+    to `rejected_observations` (both must exist). Returns the file's counts for `ingest_files`."""
+    import time
+
+    from pipeline.sources import base
+
+    t0 = time.perf_counter()
+    prefix = "_bulk"
+    src = spec.source.format(raw=raw) if spec.source else raw
+    frm = f"(SELECT * FROM {src} WHERE line >= {first_line}) AS r"
+    for lk in ctx.lookups:  # the reader's own (keys over raw columns only)
+        _compute(con, lk, frm, [], prefix)
+
+    text_cols = {c: spec.exprs.get(c, "CAST(NULL AS VARCHAR)") for c in schema.COLUMN_NAMES
+                 if c not in ("obs_id", "ingest_file", "ingest_row", "ingest_sha256")}
+    T = dict(text_cols)
+    outputs = {f"{lk.alias}.{q(o)}": (lk, o) for lk in ctx.lookups for o in lk.outputs}
+
+    # finalize's parsing and checks of a value, with finalize's own functions, once per distinct value:
+    # a constant is checked once and inlined; a reader's lookup output gets them as extra columns of that
+    # lookup (no further join); any other expression gets a lookup of its own
+    F: dict[str, dict[str, str]] = {}
+    wanted = {c: ["blank"] for c in ("source_id", "source_org", "metric", "basis", "unit")}
+    wanted.update({c: ["blank", "iso"] for c in ("country_iso3", "origin_iso3")})
+    wanted.update({c: ["blank", "num"] for c in base.NUMERIC})
+    wanted.update({c: ["blank", "date"] for c in base.DATES})
+    wanted.update({"qualifier": ["qual"], "admin1_code": ["blank", "pcode"], "admin2_code": ["blank", "pcode"]})
+    extra = Context(columns=set(), table="r")
+    extra.lookups = []
+    for name, feats in wanted.items():
+        level = {"admin1_code": 1, "admin2_code": 2}.get(name)
+        keys = [name] + (["country_iso3"] if level else [])
+
+        def func(f, feats=feats, level=level):
+            return _features(_series(f), feats, _series(f, 1).fillna("") if level else None, level)
+
+        if _constant(T[name]) is not _VARIES and (not level or _constant(T[name]) is None
+                                                   or _constant(T["country_iso3"]) is not _VARIES):
+            one = pd.DataFrame({f"k{i}": pd.array([_constant(T[k]) if _constant(T[k]) is not _VARIES else ""],
+                                                  dtype="string") for i, k in enumerate(keys)})
+            row = func(one).iloc[0]
+            F[name] = {feat: _literal(row[feat]) for feat in feats}
+        elif not level and T[name] in outputs:
+            lk, out = outputs[T[name]]
+            values = lk.frame[out].astype("string").rename("k0").to_frame()
+            got = func(values)
+            F[name] = {}
+            for feat in feats:
+                column = f"{out}__{feat}"
+                lk.frame[column] = got[feat].to_numpy() if feat != "date" else got[feat].astype("datetime64[s]")
+                F[name][feat] = f"{lk.alias}.{q(column)}"
+        else:
+            alias = f"_lk{len(ctx.lookups) + len(extra.lookups)}"
+            lk = Lookup([T[k] for k in keys], feats, func, alias)
+            extra.lookups.append(lk)
+            F[name] = {feat: f"{alias}.{q(feat)}" for feat in feats}
+    nested = "TRUE"
+    if _constant(T["admin1_code"]) is not None and _constant(T["admin2_code"]) is not None:
+        alias = f"_lk{len(ctx.lookups) + len(extra.lookups)}"
+        extra.lookups.append(Lookup([T["admin1_code"], T["admin2_code"]], ["v"], lambda f: pd.DataFrame({"v": [
+            a is pd.NA or b is pd.NA or not a.strip() or not b.strip() or b.strip().startswith(a.strip())
+            for a, b in zip(_series(f), _series(f, 1))]}), alias))
+        nested = f"{alias}.v"
+    for lk in ctx.lookups:
+        _register(con, lk, prefix)
+    for lk in extra.lookups:
+        _compute(con, lk, frm, ctx.lookups, prefix)
+        _register(con, lk, prefix)
+    lookups = ctx.lookups + extra.lookups
+    t0 = _debug("lookups", t0)
+    B = {c: F[c]["blank"] for c in F if "blank" in F[c]}
+    N = {c: F[c]["num"] for c in base.NUMERIC}
+    D = {c: F[c]["date"] for c in base.DATES}
+    Q = F["qualifier"]["qual"]
+
+    sc = spec.source_cols
+    cases: list[tuple[str, str, str, str, str]] = []  # condition, column, rule, message, value
+
+    def add(cond, column, rule, message, value=None):
+        cases.append((cond, sc.get(column, column), rule, lit(message), value if value is not None else T[column]))
+
+    for name in ("source_id", "source_org", "metric", "basis", "unit", "country_iso3"):
+        add(B[name], name, "required", f"a value is required in {sc.get(name, name)}")
+    for name in base.NUMERIC:
+        add(f"NOT {B[name]} AND {N[name]} IS NULL", name, "number", "expected a number")
+    add(f"{N['value_best']} IS NULL AND {B['value_best']}", "value_best", "required", "a figure is required")
+    for name in ("value_low", "value_best", "value_high"):
+        add(f"{N[name]} < 0", name, "non_negative", "expected a figure of zero or more")
+    for name in base.DATES:
+        add(f"NOT {B[name]} AND {D[name]} IS NULL", name, "date", "expected a real date as YYYY-MM-DD")
+    for name in ("period_start", "period_end"):
+        add(f"{D[name]} IS NULL", name, "required", "a date is required")
+    add(f"{D['period_end']} < {D['period_start']}", "period_end", "period_order", "the end date is before the start date")
+    for name, vocab in schema.VOCABULARIES.items():
+        value = Q if name == "qualifier" else T[name]
+        add(f"NOT coalesce(list_contains([{', '.join(map(lit, vocab))}], {value}), false)", name, "vocabulary",
+            f"expected one of: {', '.join(vocab)}", value)
+    for name in ("country_iso3", "origin_iso3"):
+        add(f"NOT {B[name]} AND NOT {F[name]['iso']}", name, "country_code",
+            "expected an ISO 3166 alpha-3 country code such as SYR")
+    for level, name in ((1, "admin1_code"), (2, "admin2_code")):
+        add(f"NOT {B[name]} AND NOT {F[name]['pcode']}", name, "pcode",
+            f"expected an admin{level} P-code shaped as the country's (such as "
+            f"{'SY07' if level == 1 else 'SY0703'} in Syria)")
+    add(f"NOT {nested}", "admin2_code", "pcode_nesting", "the admin2 P-code does not start with its admin1 P-code")
+    low = (f"coalesce({N['value_low']}, CASE WHEN {Q} IN ('exact', 'at_least', 'more_than') THEN {N['value_best']} "
+           f"WHEN {Q} IN ('up_to', 'less_than') THEN 0.0 END)")
+    high = f"coalesce({N['value_high']}, CASE WHEN {Q} IN ('exact', 'up_to', 'less_than') THEN {N['value_best']} END)"
+    add(f"({low} > {N['value_best']}) OR ({N['value_best']} > {high})", "value_best", "bounds",
+        "expected value_low <= value_best <= value_high", f"CAST({N['value_best']} AS VARCHAR)")
+
+    fault = "CASE " + " ".join(f"WHEN ({c[0]}) IS TRUE THEN {k}" for k, c in enumerate(cases)) + " END"
+    pre = spec.pre
+    pre_idx = ("CASE " + " ".join(f"WHEN ({p[0]}) IS TRUE THEN {i}" for i, p in enumerate(pre)) + " END") \
+        if pre else "CAST(NULL AS INTEGER)"
+    body = f"FROM {frm} {' '.join(_join(lk, prefix) for lk in lookups)}"
+    name = scan.path.name
+    # the rejection queries join only the lookups the rules read
+    rule_body = f"FROM {frm} {' '.join(_join(lk, prefix) for lk in _referenced([fault, pre_idx], lookups))}"
+    rejected = _reject(con, name, fmt, scan.sha256, rule_body, body, pre, cases, pre_idx, fault)
+    t0 = _debug("rejections", t0)
+    out = []
+    for c in schema.COLUMN_NAMES:
+        if c == "obs_id":
+            out.append(f"substr(sha256(coalesce({T['source_id']}, '<NA>') || chr(31) || "
+                       f"coalesce(CAST({spec.row_key} AS VARCHAR), '<NA>')), 1, 20)")
+        elif c == "ingest_file":
+            out.append(lit(name))
+        elif c == "ingest_row":
+            out.append("r.line")
+        elif c == "ingest_sha256":
+            out.append(lit(scan.sha256))
+        elif c in ("value_low", "value_high"):
+            out.append(low if c == "value_low" else high)
+        elif c in base.NUMERIC:
+            out.append(N[c])
+        elif c in base.DATES:
+            out.append(f"CAST({D[c]} AS DATE)")
+        elif c == "qualifier":
+            out.append(Q)
+        else:
+            out.append(f"CAST({T[c]} AS VARCHAR)")
+    insert = (f"INSERT INTO observations SELECT {', '.join(out)} {body} "
+              f"WHERE ({pre_idx}) IS NULL AND ({fault}) IS NULL")
+    con.execute(insert).fetchall()
+    _debug("insert", t0)
+    for lk in lookups:
+        con.execute(f"DROP TABLE IF EXISTS {prefix}{lk.alias}").fetchall()
+    return {"file": name, "format": fmt, "rows_read": rows_read, "rows_accepted": rows_read - rejected,
+            "rows_rejected": rejected, "error": None, "sha256": scan.sha256}
+
+
+def _reject(con, name, fmt, sha256, rule_body, body, pre, cases, pre_idx, fault) -> int:
+    """Append the file's set-aside rows to rejected_observations (file, line, column, rule, message,
+    value); one per row, at its first fault (a reader's own rule first). Returns how many."""
+    values = [f"CAST({c[4]} AS VARCHAR)" for c in cases]
+    pre_values = [f"CAST({p[4]} AS VARCHAR)" for p in pre]
+    pre_messages = [f"CAST({p[3]} AS VARCHAR)" for p in pre]
+
+    def pick(index: str, items: list[str]) -> str:
+        return f"CASE {index} " + " ".join(f"WHEN {i} THEN {e}" for i, e in enumerate(items)) + " END" if items \
+            else "CAST(NULL AS VARCHAR)"
+
+    rows = con.execute(
+        f"SELECT r.line, {pre_idx} AS _pre, {fault} AS _fault, {pick(pre_idx, pre_messages)} AS _pm, "
+        f"{pick(pre_idx, pre_values)} AS _pv {body} WHERE r.line IN (SELECT r.line {rule_body} "
+        f"WHERE ({pre_idx}) IS NOT NULL OR ({fault}) IS NOT NULL)"
+    ).fetchall()
+    if not rows:
+        return 0
+    shown = con.execute(
+        f"SELECT r.line, {pick(fault, values)} {body} WHERE r.line IN ({', '.join(str(r[0]) for r in rows if r[1] is None)})"
+    ).fetchall() if any(r[1] is None for r in rows) else []
+    shown = dict(shown)
+    out = []
+    for line, p, f, pm, pv in rows:
+        if p is not None:
+            out.append((name, line, pre[p][1], pre[p][2], pm, None if pv is None else pv[:200], fmt, sha256))
+        else:
+            v = shown.get(line)
+            message = cases[f][3][1:-1].replace("''", "'")
+            out.append((name, line, cases[f][1], cases[f][2], message, None if v is None else v[:200], fmt, sha256))
+    out.sort(key=lambda r: (r[1], r[2] or ""))
+    frame = pd.DataFrame(out, columns=["file", "line", "column_name", "rule", "message", "value", "format",
+                                       "ingest_sha256"])
+    con.register("_rejected_frame", frame)
+    con.execute("INSERT INTO rejected_observations SELECT * FROM _rejected_frame").fetchall()
+    con.unregister("_rejected_frame")
+    return len(out)

@@ -1,0 +1,149 @@
+"""The bulk route (pipeline/sources/bulk.py: a plain CSV mapped and checked in DuckDB SQL) gives exactly
+what the exact route (the reader and base.finalize in pandas) gives: the same observations, the same
+rejections (file, line, column, rule, message, value) and the same per-file counts; and a file DuckDB
+would read differently goes the exact route."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline import ingest
+from pipeline.sources import bulk
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sources"
+EXACT = 10**12  # bulk_min_bytes that no file reaches: every file takes the exact route
+
+
+@pytest.fixture
+def routes(monkeypatch):
+    """Run ingest both ways; record which files the bulk route took."""
+    taken: list[str] = []
+    real = bulk.load
+
+    def spy(con, scan, reader):
+        out = real(con, scan, reader)
+        if out is not None:
+            taken.append(scan.path.name)
+        return out
+
+    monkeypatch.setattr(bulk, "load", spy)
+
+    def both(paths):
+        taken.clear()
+        fast = ingest.ingest(paths, bulk_min_bytes=0)
+        took = list(taken)
+        exact = ingest.ingest(paths, bulk_min_bytes=EXACT)
+        assert taken == took, "the exact route never calls bulk.load"
+        return fast, exact, took
+
+    return both
+
+
+def assert_same(fast, exact):
+    pd.testing.assert_frame_equal(fast.files, exact.files)
+    pd.testing.assert_frame_equal(fast.rejected, exact.rejected, check_exact=True)
+    pd.testing.assert_frame_equal(fast.observations, exact.observations, check_exact=True)
+
+
+def test_generated_acled_and_dtm_same_both_ways(tmp_path, routes):
+    from bench.generate import generate
+
+    truth = generate(tmp_path, 20_000)
+    paths = [tmp_path / f for f in truth.files if f.endswith(".csv")]
+    fast, exact, took = routes(paths)
+    assert took == [p.name for p in paths], "both CSV families take the bulk route"
+    assert_same(fast, exact)
+    rules = fast.rejected.groupby("rule").size().to_dict()
+    assert rules == {k: v for k, v in truth.acled_rejected.items() if v}  # the generator's broken rows
+    acled = fast.observations[fast.observations["source_id"] == "acled"]
+    assert int(acled["value_best"].sum()) == truth.fatalities
+
+
+EDGE = (
+    "event_id_cnty,event_date,time_precision,fatalities,civilian_targeting,event_type,sub_event_type,"
+    "country,iso3,admin1,admin2,admin3,location\n"
+    "SYR1,2023-01-05,1,3,,Battles,Armed clash,Syria,,Idlib,Harim,,Sarmada\n"
+    "SYR2,2023-01-05,2,0,Civilian targeting,Violence against civilians,Attack,Syria,syr,Idlib,,Dana,\n"
+    "SYR3,2023-02-01,3,1,,Explosions,Shelling,Narnia,,,,,\n"
+    " ,15 March 2020,3,x,,Battles,,Syria,,,,,\n"
+    "SYR5,2023-02-30,1,-2,,Battles,,Syria,,,,,\n"
+    "SYR6,,1,2,,Battles,,DR Congo (Zaire),,,,,\n"
+    "SYR7,2023-03-10,9,,,Battles,,Syria,,,,,\n"
+    "SYR8,2023-03-10,1,4,,Battles,,Syria,,,,,\n"
+    "SYR9,2023-03-11T08:00,1,1 ,\tCivilian targeting ,Battles,,\u00a0Syria,,\u2003Idlib,,,\n"
+    "SYR10,2023-03-12,1,\"1,200\",,Battles,,Syria,SYRIA,,,,\n"
+    "SYR1,2023-03-13,1,5,,Battles,,Syria,,,,,\n"
+    "SYR12,2023-03-14,1,5,,Battles,,Syria,S1,,,,\n"
+    "SYR13,2023-13-01,1,5,,Battles,,Syria,,,,,\n"
+    "SYR14,2023-03-14,7,5,,Battles,,Syria,,,,,\n"
+)
+
+
+def test_acled_edge_rows_same_both_ways(tmp_path, routes):
+    """Unknown and bracketed countries, spelled and impossible dates, text and negative figures, an unknown
+    precision, a blank id, Unicode whitespace, a thousands separator, a repeated id, a bad ISO3."""
+    path = tmp_path / "acled_edge.csv"
+    path.write_text(EDGE, encoding="utf-8")
+    fast, exact, took = routes([path])
+    assert took == ["acled_edge.csv"]
+    assert_same(fast, exact)
+    assert set(fast.rejected["rule"]) >= {"country", "number", "date", "non_negative", "vocabulary", "required",
+                                          "country_code"}
+    assert fast.files.loc[0, "duplicate_ids"] == 2  # SYR1 twice
+
+
+@pytest.mark.parametrize("name", ["acled_events.csv", "dtm_export_hxl.csv", "dtm_export_plain.csv"])
+def test_fixtures_same_both_ways(name, routes):
+    fast, exact, _ = routes([FIXTURES / name])
+    assert_same(fast, exact)
+
+
+@pytest.mark.parametrize("change, why", [
+    (lambda t: t.replace("Sarmada", '"Sar\nmada"'), "a quoted field spans lines"),
+    (lambda t: t.replace("SYR8,", 'SYR8, "x",'), "a space before a quote"),
+    (lambda t: t + ",,,,,,,,,,,,\n", "a row of blank cells"),
+    (lambda t: t.replace("SYR8,2023-03-10,1,4,,Battles,,Syria,,,,,", "SYR8,2023-03-10,1,4,,Battles,,Syria,,,,,,x,y"),
+     "a row two fields wider than the header"),
+    (lambda t: t + "\n\nSYR20,2023-03-15,1,1,,Battles,,Syria,,,,,\n", "blank lines"),
+])
+def test_unusual_files_take_the_exact_route(tmp_path, routes, change, why):
+    path = tmp_path / "acled_unusual.csv"
+    path.write_text(change(EDGE), encoding="utf-8")
+    fast, exact, took = routes([path])
+    assert took == [], why
+    assert_same(fast, exact)
+
+
+def test_not_utf8_takes_the_exact_route(tmp_path, routes):
+    path = tmp_path / "acled_cp1256.csv"
+    text = EDGE.replace("Sarmada", "سرمدا").replace("\u00a0", " ").replace("\u2003", " ")
+    path.write_bytes(text.encode("cp1256"))
+    fast, exact, took = routes([path])
+    assert took == []
+    assert_same(fast, exact)
+    assert "سرمدا" in set(fast.observations["place"].dropna())
+
+
+def test_the_same_large_file_twice_is_kept_once(tmp_path, routes):
+    shutil.copy(FIXTURES / "dtm_export_plain.csv", tmp_path / "a.csv")
+    shutil.copy(FIXTURES / "dtm_export_plain.csv", tmp_path / "b.csv")
+    fast, exact, took = routes([tmp_path / "a.csv", tmp_path / "b.csv"])
+    assert took == ["a.csv", "b.csv"]
+    assert_same(fast, exact)
+    assert fast.observations["ingest_file"].eq("a.csv").all()
+    assert list(fast.files["duplicate_ids"]) == [0, 0]
+
+
+def test_prescan_counts_lines_and_hashes(tmp_path):
+    from pipeline.schema import file_sha256
+
+    path = tmp_path / "x.csv"
+    path.write_text(EDGE, encoding="utf-8")
+    scan = bulk.prescan(path, min_bytes=0)
+    assert scan.lines == EDGE.count("\n") and scan.sha256 == file_sha256(path)
+    assert scan.header[:2] == ["event_id_cnty", "event_date"]
+    assert bulk.prescan(path) is None, "small files stay on the exact route by default"
