@@ -56,11 +56,19 @@ def ingest_into(con, paths: list[Path], *, bulk_min_bytes: int | None = None) ->
     from pipeline.sources import bulk
     from pipeline.sources.detect import detect, read_path
 
+    from concurrent.futures import ThreadPoolExecutor
+
     create_tables(con)
     files, spans = [], []  # spans: (first rowid, last rowid) of each file's observations
-    for path in paths:
+    # the next file's prescan (hashing, counting lines: threads without the GIL) runs while DuckDB works
+    # on this one
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prescan")
+    scans = [pool.submit(bulk.prescan, p, min_bytes=bulk_min_bytes) for p in paths[:1]]
+    for i, path in enumerate(paths):
+        if i + 1 < len(paths):
+            scans.append(pool.submit(bulk.prescan, paths[i + 1], min_bytes=bulk_min_bytes))
         start = _next_rowid(con)
-        scan = bulk.prescan(path, min_bytes=bulk_min_bytes)
+        scan = scans[i].result()
         summary = None
         if scan is not None:
             try:
@@ -73,6 +81,7 @@ def ingest_into(con, paths: list[Path], *, bulk_min_bytes: int | None = None) ->
             summary = _exact(con, path, read_path)
         files.append(summary)
         spans.append((start, _next_rowid(con)))
+    pool.shutdown()
     _drop_repeats(con, files, spans)
     frame = pd.DataFrame(files, columns=["file", "format", "rows_read", "rows_accepted", "rows_rejected", "error",
                                          "sha256", "duplicate_ids"])

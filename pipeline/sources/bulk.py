@@ -490,9 +490,8 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
         if pre else "CAST(NULL AS INTEGER)"
     body = f"FROM {frm} {' '.join(_join(lk, prefix) for lk in lookups)}"
     name = scan.path.name
-    # the rejection queries join only the lookups the rules read
-    rule_body = f"FROM {frm} {' '.join(_join(lk, prefix) for lk in _referenced([fault, pre_idx], lookups))}"
-    rejected = _reject(con, name, fmt, scan.sha256, rule_body, body, pre, cases, pre_idx, fault)
+    # the rejection query joins only the lookups the rules and the values they show read
+    rejected = _reject(con, name, fmt, scan.sha256, frm, lookups, prefix, pre, cases, pre_idx, fault)
     t0 = _debug("rejections", t0)
     out = []
     for c in schema.COLUMN_NAMES:
@@ -517,7 +516,13 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
             out.append(f"CAST({T[c]} AS VARCHAR)")
     insert = (f"INSERT INTO observations SELECT {', '.join(out)} {body} "
               f"WHERE ({pre_idx}) IS NULL AND ({fault}) IS NULL")
-    con.execute(insert).fetchall()
+    # the rows need no order in the table (ingest_row keeps the line): without it DuckDB inserts in parallel
+    keep_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("SET preserve_insertion_order = false").fetchall()
+    try:
+        con.execute(insert).fetchall()
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if keep_order else 'false'}").fetchall()
     _debug("insert", t0)
     for lk in lookups:
         con.execute(f"DROP TABLE IF EXISTS {prefix}{lk.alias}").fetchall()
@@ -525,7 +530,7 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
             "rows_rejected": rejected, "error": None, "sha256": scan.sha256}
 
 
-def _reject(con, name, fmt, sha256, rule_body, body, pre, cases, pre_idx, fault) -> int:
+def _reject(con, name, fmt, sha256, frm, lookups, prefix, pre, cases, pre_idx, fault) -> int:
     """Append the file's set-aside rows to rejected_observations (file, line, column, rule, message,
     value); one per row, at its first fault (a reader's own rule first). Returns how many."""
     values = [f"CAST({c[4]} AS VARCHAR)" for c in cases]
@@ -536,25 +541,22 @@ def _reject(con, name, fmt, sha256, rule_body, body, pre, cases, pre_idx, fault)
         return f"CASE {index} " + " ".join(f"WHEN {i} THEN {e}" for i, e in enumerate(items)) + " END" if items \
             else "CAST(NULL AS VARCHAR)"
 
+    exprs = [pre_idx, fault, *values, *pre_values, *pre_messages]
     rows = con.execute(
-        f"SELECT r.line, {pre_idx} AS _pre, {fault} AS _fault, {pick(pre_idx, pre_messages)} AS _pm, "
-        f"{pick(pre_idx, pre_values)} AS _pv {body} WHERE r.line IN (SELECT r.line {rule_body} "
-        f"WHERE ({pre_idx}) IS NOT NULL OR ({fault}) IS NOT NULL)"
-    ).fetchall()
+        f"SELECT * FROM (SELECT r.line, {pre_idx} AS _pre, {fault} AS _fault, {pick(pre_idx, pre_messages)} AS _pm, "
+        f"{pick(pre_idx, pre_values)} AS _pv, {pick(fault, values)} AS _shown "
+        f"FROM {frm} {' '.join(_join(lk, prefix) for lk in _referenced(exprs, lookups))}) "
+        "WHERE _pre IS NOT NULL OR _fault IS NOT NULL").fetchall()
     if not rows:
         return 0
-    shown = con.execute(
-        f"SELECT r.line, {pick(fault, values)} {body} WHERE r.line IN ({', '.join(str(r[0]) for r in rows if r[1] is None)})"
-    ).fetchall() if any(r[1] is None for r in rows) else []
-    shown = dict(shown)
     out = []
-    for line, p, f, pm, pv in rows:
+    for line, p, f, pm, pv, shown in rows:
         if p is not None:
             out.append((name, line, pre[p][1], pre[p][2], pm, None if pv is None else pv[:200], fmt, sha256))
         else:
-            v = shown.get(line)
             message = cases[f][3][1:-1].replace("''", "'")
-            out.append((name, line, cases[f][1], cases[f][2], message, None if v is None else v[:200], fmt, sha256))
+            out.append((name, line, cases[f][1], cases[f][2], message, None if shown is None else shown[:200], fmt,
+                        sha256))
     out.sort(key=lambda r: (r[1], r[2] or ""))
     frame = pd.DataFrame(out, columns=["file", "line", "column_name", "rule", "message", "value", "format",
                                        "ingest_sha256"])
