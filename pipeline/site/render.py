@@ -99,15 +99,22 @@ def environment() -> Environment:
     return env
 
 
-def cache_dir() -> Path:
-    """Where generated files that depend only on installed library versions are kept between builds."""
+def cache_dir() -> Path | None:
+    """Where generated files that depend only on installed library versions are kept between builds
+    (DISPLACEMENT_CACHE, else the user's cache folder); None when there is no such place."""
     if os.environ.get("DISPLACEMENT_CACHE"):
         return Path(os.environ["DISPLACEMENT_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "displacement"
+    try:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    except (KeyError, RuntimeError):
+        return None
+    return base / "displacement" if base.is_absolute() else None
 
 
 def _cache_get(name: str) -> bytes | None:
     """The cached file `name`, or None when it or its SHA-256 beside it is missing, unreadable or does not match."""
+    if cache_dir() is None:
+        return None
     path = cache_dir() / name
     try:
         data = path.read_bytes()
@@ -121,6 +128,8 @@ def _cache_get(name: str) -> bytes | None:
 def _cache_put(name: str, data: bytes) -> None:
     """Keep `data` as `name`, each file replaced whole; a folder that cannot be written only means no cache."""
     folder = cache_dir()
+    if folder is None:
+        return
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for target, body in ((name, data), (f"{name}.sha256", hashlib.sha256(data).hexdigest().encode("ascii"))):
@@ -338,9 +347,10 @@ def _render_all(con, out: Path, pages: list | None, drawer: _Drawer) -> None:
     pages = pages or page_defs.PAGES
     try:
         with _prefetching(con, [q for page in pages for q in getattr(page, "queries", ())], memo):
-            for page in pages:
-                ctx = page.build(con, out)
-                render_page(env, page.template, out / f"{page.slug}.html", page=page.slug, **common, **ctx)
+            # every page's charts first, then the HTML: the helper draws the last images while the pages render
+            contexts = [page.build(con, out) for page in pages]
+        for page, ctx in zip(pages, contexts):
+            render_page(env, page.template, out / f"{page.slug}.html", page=page.slug, **common, **ctx)
     finally:
         _BUILD_MEMO.reset(tokens[0])
         _DRAWER.reset(tokens[1])
