@@ -90,9 +90,6 @@ def run_pipeline(work: Path) -> dict:
         t[f"{name}_seconds"] = round(now - clock, 3)
         clock = now
 
-    from pipeline.expectations.observations import warm_up
-
-    warm_up()  # as the `observations` asset does: GX's import overlaps with reading the files
     con = duckdb.connect(str(warehouse.warehouse_path()))
     files = ingest.ingest_into(con, ingest.input_files())  # read, map, check and write the observations
     lap("read")

@@ -60,15 +60,11 @@ def ingest_into(con, paths: list[Path], *, bulk_min_bytes: int | None = None) ->
 
     create_tables(con)
     files, spans = [], []  # spans: (first rowid, last rowid) of each file's observations
-    # the next file's prescan (hashing, counting lines: threads without the GIL) runs while DuckDB works
-    # on this one
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prescan")
-    scans = [pool.submit(bulk.prescan, p, min_bytes=bulk_min_bytes) for p in paths[:1]]
-    for i, path in enumerate(paths):
-        if i + 1 < len(paths):
-            scans.append(pool.submit(bulk.prescan, paths[i + 1], min_bytes=bulk_min_bytes))
+    # while DuckDB parses a large file, a thread hashes it and counts its lines (without the GIL)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-body")
+    for path in paths:
         start = _next_rowid(con)
-        scan = scans[i].result()
+        scan = bulk.prescan(path, min_bytes=bulk_min_bytes)
         summary = None
         if scan is not None:
             try:
@@ -76,7 +72,7 @@ def ingest_into(con, paths: list[Path], *, bulk_min_bytes: int | None = None) ->
             except InputError:
                 reader = None  # the exact route gives the message
             if reader is not None and hasattr(reader, "bulk_spec"):
-                summary = bulk.load(con, scan, reader)
+                summary = bulk.load(con, scan, reader, pool.submit(bulk.scan_body, path))
         if summary is None:
             summary = _exact(con, path, read_path)
         files.append(summary)

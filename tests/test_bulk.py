@@ -24,8 +24,8 @@ def routes(monkeypatch):
     taken: list[str] = []
     real = bulk.load
 
-    def spy(con, scan, reader):
-        out = real(con, scan, reader)
+    def spy(con, scan, reader, body=None):
+        out = real(con, scan, reader, body)
         if out is not None:
             taken.append(scan.path.name)
         return out
@@ -138,12 +138,16 @@ def test_the_same_large_file_twice_is_kept_once(tmp_path, routes):
     assert list(fast.files["duplicate_ids"]) == [0, 0]
 
 
-def test_prescan_counts_lines_and_hashes(tmp_path):
+def test_prescan_reads_the_header_and_scan_body_hashes_and_counts(tmp_path):
     from pipeline.schema import file_sha256
 
     path = tmp_path / "x.csv"
     path.write_text(EDGE, encoding="utf-8")
     scan = bulk.prescan(path, min_bytes=0)
-    assert scan.lines == EDGE.count("\n") and scan.sha256 == file_sha256(path)
     assert scan.header[:2] == ["event_id_cnty", "event_date"]
+    assert bulk.scan_body(path) == (file_sha256(path), EDGE.count("\n"))
     assert bulk.prescan(path) is None, "small files stay on the exact route by default"
+
+
+def test_whitespace_is_what_python_strips():
+    assert set(bulk.WHITESPACE) == {ch for ch in map(chr, range(0x110000)) if ch.isspace()}

@@ -14,9 +14,6 @@ from pipeline.assets.resources import WAREHOUSE_POOL
     "table; rows that fail the row rules go to rejected_observations with file, line, column and reason.",
 )
 def observations(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
-    from pipeline.expectations.observations import warm_up
-
-    warm_up()  # the blocking check's GX import (seconds) overlaps with reading the files
     files = ingest_lib.input_files()
     with duckdb.get_connection() as con:
         result = ingest_lib.ingest_into(con, files)  # large plain CSVs in DuckDB SQL, the rest in pandas

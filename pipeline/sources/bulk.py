@@ -34,7 +34,8 @@ from pipeline.sources import textio
 
 # Python's str.strip() strips exactly the characters for which str.isspace() is true: give DuckDB's trim
 # the same set, so `clean` here is textio.clean there
-WHITESPACE = "".join(ch for ch in map(chr, range(0x110000)) if ch.isspace())
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+              "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")  # tests/test_bulk.py checks it is that set
 CHUNK = 8 << 20
 MIN_BYTES = 1 << 20  # smaller files are cheap on the exact route, which stays the reference
 
@@ -99,7 +100,9 @@ def _odd_quotes(chunk: bytes, prev: bytes) -> bool:
 
 
 def prescan(path: Path, *, min_bytes: int | None = None) -> Prescan | None:
-    """One streaming pass: sha256, line count, spaces around quotes. None: use the exact route."""
+    """What the bulk route needs before parsing, from the first 64 KiB: a plain UTF-8 CSV of at least
+    min_bytes whose header DuckDB reads as the exact route does. None: use the exact route. sha256 and
+    lines are filled in by `scan_body`, which reads the whole file, while DuckDB parses it."""
     min_bytes = MIN_BYTES if min_bytes is None else min_bytes
     try:
         size = path.stat().st_size
@@ -107,28 +110,34 @@ def prescan(path: Path, *, min_bytes: int | None = None) -> Prescan | None:
         return None
     if not path.is_file() or size < max(min_bytes, 1) or size > textio.MAX_BYTES:
         return None  # small, or refused with the exact route's message
-    h = hashlib.sha256()
-    lines = 0
     with open(path, "rb") as fh:
         head = fh.read(min(size, 1 << 16))
-        if head[:2] in (b"\x1f\x8b", b"PK", b"\xff\xfe", b"\xfe\xff") or b"\x00" in head or head[:1] in (b"[", b"{"):
-            return None
-        first = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
-        cut = first if len(head) == size else first[: first.rfind(b"\n") + 1]
-        try:
-            text = cut.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-        lines_head = text.split("\n", 2)
-        if len(lines_head) < 2 or '"' in lines_head[0] or "\r" in lines_head[0][:-1]:
-            return None  # a quoted header cell could span lines or hold a separator: exact route
-        rows = list(csv.reader(io.StringIO("\n".join(lines_head[:2]) + "\n")))
-        header = [c.strip() for c in rows[0]] if rows else []
-        if not header or any(not c or c.startswith("Unnamed: ") for c in header) or len(set(header)) != len(header):
-            return None
-        second = rows[1] if len(rows) > 1 else []
-        fh.seek(0)
-        prev = b""
+    if head[:2] in (b"\x1f\x8b", b"PK", b"\xff\xfe", b"\xfe\xff") or b"\x00" in head or head[:1] in (b"[", b"{"):
+        return None
+    first = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    cut = first if len(head) == size else first[: first.rfind(b"\n") + 1]
+    try:
+        text = cut.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    lines_head = text.split("\n", 2)
+    if len(lines_head) < 2 or '"' in lines_head[0] or "\r" in lines_head[0][:-1]:
+        return None  # a quoted header cell could span lines or hold a separator: exact route
+    rows = list(csv.reader(io.StringIO("\n".join(lines_head[:2]) + "\n")))
+    header = [c.strip() for c in rows[0]] if rows else []
+    if not header or any(not c or c.startswith("Unnamed: ") for c in header) or len(set(header)) != len(header):
+        return None
+    second = rows[1] if len(rows) > 1 else []
+    return Prescan(path=path, sha256="", size=size, lines=-1, header=header, second_row=second)
+
+
+def scan_body(path: Path) -> tuple[str, int] | None:
+    """One streaming pass over the whole file: (sha256, physical lines), or None when a quote has spaces
+    outside it. Runs in a thread: hashing and numpy release the GIL."""
+    h = hashlib.sha256()
+    lines = 0
+    prev = b""
+    with open(path, "rb") as fh:
         while True:
             chunk = fh.read(CHUNK)
             if not chunk:
@@ -138,9 +147,9 @@ def prescan(path: Path, *, min_bytes: int | None = None) -> Prescan | None:
             if b'"' in chunk and _odd_quotes(chunk, prev):
                 return None
             prev = chunk[-4:]
-    if not prev.endswith(b"\n"):
+    if prev and not prev.endswith(b"\n"):
         lines += 1
-    return Prescan(path=path, sha256=h.hexdigest(), size=size, lines=lines, header=header, second_row=second)
+    return h.hexdigest(), lines
 
 
 def sniff_of(scan: Prescan) -> textio.Sniff:
@@ -183,7 +192,7 @@ def load_raw(con, scan: Prescan, wanted: list[str] | None, table: str = "_bulk_r
     blank_rows = con.execute(f"SELECT count(*) FROM {table} WHERE ({maybe_blank}) AND ({exactly})").fetchall()[0][0] \
         if candidates else 0
     t0 = _debug("blank rows", t0)
-    if rows != scan.lines - 1 or blank_rows:  # a quoted field spanning lines: line numbers are not row order
+    if blank_rows:
         con.execute(f"DROP TABLE {table}").fetchall()
         return None
     # line = row order + 2 (header = line 1): rowid is the insertion order of a freshly created table
@@ -194,14 +203,20 @@ def load_raw(con, scan: Prescan, wanted: list[str] | None, table: str = "_bulk_r
     return rows, 2
 
 
-def load(con, scan: Prescan, reader) -> dict | None:
-    """The whole bulk route for one file whose reader has `bulk_spec`; None: take the exact route."""
+def load(con, scan: Prescan, reader, body=None) -> dict | None:
+    """The whole bulk route for one file whose reader has `bulk_spec`; None: take the exact route.
+    body: a future of scan_body(scan.path) (started by the caller so it overlaps DuckDB's parse)."""
     wanted = getattr(reader, "BULK_COLUMNS", None)
-    loaded = load_raw(con, scan, wanted)
-    if loaded is None:
-        return None
-    rows, first_line = loaded
     try:
+        loaded = load_raw(con, scan, wanted)
+        got = body.result() if body is not None else scan_body(scan.path)
+        if loaded is None or got is None:
+            return None
+        scan.sha256, scan.lines = got
+        rows, first_line = loaded
+        parsed = rows + (first_line - 2)
+        if parsed != scan.lines - 1:  # a quoted field spanning lines: line numbers are not row order
+            return None
         ctx = Context(columns={c for c in (scan.header if wanted is None else wanted) if c in scan.header})
         spec, fmt = reader.bulk_spec(ctx)
         return finalize_sql(con, ctx, spec, fmt=fmt, scan=scan, raw="_bulk_raw_lines", rows_read=rows,
