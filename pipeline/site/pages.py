@@ -12,7 +12,7 @@ from typing import Callable
 
 import pandas as pd
 
-from pipeline.charts import casualties, displacement, sources as source_charts, sources_of
+from pipeline.charts import casualties, displacement, sources as source_charts, sources_of_each
 from pipeline.site.render import chart_context, fetched, once
 
 PLACE = "North-west Syria"
@@ -66,12 +66,10 @@ def common_context(con) -> dict:
 
 
 def headlines(con) -> list[dict]:
-    frame = con.execute("SELECT * FROM headline_figures ORDER BY rank").df()
-    out = []
-    for r in _records(frame):
-        ids = list(r["obs_ids"]) if r["obs_ids"] is not None else []
-        r["sources"] = sources_of(con, ids)
-        out.append(r)
+    out = _records(con.execute("SELECT * FROM headline_figures ORDER BY rank").df())
+    for r, sources in zip(out, sources_of_each(con, [list(r["obs_ids"]) if r["obs_ids"] is not None else []
+                                                     for r in out])):
+        r["sources"] = sources
     return out
 
 
