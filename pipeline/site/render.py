@@ -330,23 +330,24 @@ def build_site(con, out: Path, *, pages: list | None = None) -> list[Path]:
 def _render_all(con, out: Path, pages: list | None, drawer: _Drawer) -> None:
     from pipeline.site import pages as page_defs
 
-    bundle_path = out / "assets" / "vega-bundle.js"
-    bundle_name, vl_version = _bundle_key()
-    bundle = _cache_get(bundle_name)
-    if bundle is None:  # not made yet for these versions: the helper makes it while the pages render
-        drawer.send({"bundle": str(bundle_path), "vl_version": vl_version})
-    else:
-        bundle_path.write_bytes(bundle)
-    static = Path(__file__).parent / "static"
-    for f in sorted(static.iterdir()):
-        shutil.copyfile(f, out / "assets" / f.name)
-    env = environment()
-    common = page_defs.common_context(con)
     memo: dict = {}
     tokens = _BUILD_MEMO.set(memo), _DRAWER.set(drawer)
     pages = pages or page_defs.PAGES
+    bundle_path = out / "assets" / "vega-bundle.js"
     try:
+        # the slow queries start first: they read the warehouse while Altair is imported and the charts are built
         with _prefetching(con, [q for page in pages for q in getattr(page, "queries", ())], memo):
+            bundle_name, vl_version = _bundle_key()
+            bundle = _cache_get(bundle_name)
+            if bundle is None:  # not made yet for these versions: the helper makes it while the pages render
+                drawer.send({"bundle": str(bundle_path), "vl_version": vl_version})
+            else:
+                bundle_path.write_bytes(bundle)
+            static = Path(__file__).parent / "static"
+            for f in sorted(static.iterdir()):
+                shutil.copyfile(f, out / "assets" / f.name)
+            env = environment()
+            common = page_defs.common_context(con)
             # every page's charts first, then the HTML: the helper draws the last images while the pages render
             contexts = [page.build(con, out) for page in pages]
         for page, ctx in zip(pages, contexts):
