@@ -58,7 +58,8 @@ def monthly_deaths(con, place: str = "Syria", source_id: str = "snhr", start: st
             alt.Tooltip("children_killed:Q", title="of whom children", format=","),
             alt.Tooltip("children_share:Q", title="share of children", format=".0%"),
             alt.Tooltip("figure:N"), alt.Tooltip("source_org:N", title="source")]
-    base = alt.Chart(data)
+    # the layers share one frame, given once to the layer chart: Altair then neither copies nor hashes each layer
+    base = alt.Chart()
     bars = base.mark_bar(width={"band": 0.8}).encode(
         x=x, y=y, color=alt.Color("figure:N", scale=colours, title=None), tooltip=tips)
     derived_outline = base.transform_filter(alt.datum.figure == DERIVED).mark_bar(
@@ -72,7 +73,7 @@ def monthly_deaths(con, place: str = "Syria", source_id: str = "snhr", start: st
     rng = base.transform_filter(alt.datum.bounds == "range").mark_rule(color="#333", strokeWidth=1.5).encode(
         x=xc, y=alt.Y("killed_low:Q"), y2="killed_high:Q")
     layers = [bars, derived_outline, kids, share_text, lower] + ([rng] if (data["bounds"] == "range").any() else [])
-    chart = alt.layer(*layers).properties(width="container", height=320)
+    chart = alt.layer(*layers, data=data).properties(width="container", height=320)
 
     n_derived = int((data["figure"] == DERIVED).sum())
     high = data.loc[data["civilians_killed"].idxmax()] if len(data) else None

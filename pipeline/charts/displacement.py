@@ -75,7 +75,8 @@ def cumulative(con, place: str = "North-west Syria") -> ChartSpec:
     tips = [alt.Tooltip("series:N", title="series"), tip_date("counted_since", "counted since"),
             tip_date("date", "up to"), alt.Tooltip("people:Q", format=","), alt.Tooltip("qualifier:N"),
             alt.Tooltip("source_org:N", title="source"), alt.Tooltip("source_title:N", title="document")]
-    base = alt.Chart(data)
+    # the layers share one frame, given once to the layer chart: Altair then neither copies nor hashes each layer
+    base = alt.Chart()
     line = base.transform_filter("datum.role === 'recommended'").mark_line(strokeWidth=2.5).encode(
         x=x, y=y, color=alt.Color("series:N", scale=colours, legend=legend), detail="wave:N")
     # a lower bound points upwards: a dashed rule from the figure towards larger values
@@ -85,7 +86,7 @@ def cumulative(con, place: str = "North-west Syria") -> ChartSpec:
     points = base.mark_point(size=80, strokeWidth=2, filled=True).encode(
         x=x, y=y, color=alt.Color("series:N", scale=colours, legend=legend),
         shape=alt.Shape("kind:N", scale=shapes, legend=legend), tooltip=tips)
-    chart = (line + bounds + points).properties(width="container", height=340)
+    chart = alt.layer(line, bounds, points, data=data).properties(width="container", height=340)
 
     rec = data[data["role"] == "recommended"]
     parts = []
@@ -189,7 +190,8 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
     # headroom above the bars for three rows of event labels and one of peak labels
     y = alt.Y("people_per_day:Q", title="people newly displaced per day", axis=alt.Axis(format="~s"),
               scale=alt.Scale(domain=[0, round(top_value * 1.45, -3)], nice=False))
-    base = alt.Chart(data)
+    # the layers share one frame, given once to the layer chart: Altair then neither copies nor hashes each layer
+    base = alt.Chart()
     gap = base.transform_filter(alt.datum.layer == "gap").mark_rect(color="#f2f2f2").encode(
         x=x, x2="end_date:T", tooltip=[alt.Tooltip("label:N", title="gap")])
     gap_text = base.transform_filter(alt.datum.layer == "gap").transform_calculate(
@@ -215,7 +217,7 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
         align=a, dx=4 if a == "left" else -4, baseline="top", fontSize=11, color="#8a4b00", fontWeight="bold").encode(
         x=x, y=alt.Y("ypix:Q", scale=None), text="label:N").transform_calculate(ypix="8 + 14 * 3")
         for a in ("left", "right")]
-    chart = alt.layer(gap, gap_text, peak_rect, bars, roll, rules, *texts, *peak_text).properties(
+    chart = alt.layer(gap, gap_text, peak_rect, bars, roll, rules, *texts, *peak_text, data=data).properties(
         width="container", height=320)
 
     top = day.loc[day["people_per_day"].idxmax()] if len(day) else None

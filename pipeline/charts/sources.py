@@ -53,13 +53,14 @@ def comparison(con) -> ChartSpec | None:
     x = alt.X("value:Q", title="people", axis=alt.Axis(format="~s"), scale=alt.Scale(domain=[0, top * 1.15], nice=False))
     tips = ["comparison:N", alt.Tooltip("source_org:N", title="source"), alt.Tooltip("value:Q", format=","),
             "qualifier:N", "role:N"]
-    base = alt.Chart(data)
+    # the layers share one frame, given once to the layer chart: Altair then neither copies nor hashes each layer
+    base = alt.Chart()
     bars = base.mark_bar(height={"band": 0.7}).encode(
         y=y, x=x, color=alt.Color("source_org:N", scale=colours, legend=None), tooltip=tips)
     text = base.mark_text(align="left", dx=4, fontSize=11, color="#222").encode(
         y=y, x=x, text=alt.Text("value:Q", format=","))
     n = len(data)
-    chart = alt.layer(bars, text).properties(width="container", height=max(90, 34 * n))
+    chart = alt.layer(bars, text, data=data).properties(width="container", height=max(90, 34 * n))
     parts = []
     for comp, g in reported.groupby("comparison", sort=False):
         vals = "; ".join(f"{r.source_org} {r.value:,}" for r in g.itertuples())
