@@ -171,7 +171,7 @@ class _Drawer:
 
     def __init__(self):
         self._stderr = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen([sys.executable, "-P", str(self.script)],
+        self._proc = subprocess.Popen([sys.executable, "-P", str(self.script), str(os.getpid())],
                                       stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr)
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
         self._feeder = threading.Thread(target=self._feed, name="vl-worker-feed", daemon=True)

@@ -7,12 +7,14 @@ nothing from the project, only the standard library and vl_convert.
 Requests come one JSON object a line on stdin, and are done in order:
   {"spec": {...Vega-Lite...}, "svg": PATH, "png": PATH, "scale": 2}   the SVG, and the PNG rasterised from it
   {"bundle": PATH, "vl_version": "6.4"}                               vlc.javascript_bundle, as UTF-8
-End of input: exit 0. Any failure: the traceback on stderr, exit 1.
+End of input: exit 0. Any failure: the traceback on stderr, exit 1. If the build that started it has died (its
+process id, the one argument, is no longer the parent), it stops instead of writing into a folder being removed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -22,8 +24,11 @@ _WARM_UP = {"data": {"values": [{"a": 1}]}, "mark": "point", "encoding": {"x": {
 
 
 def main() -> int:
+    parent = int(sys.argv[1]) if len(sys.argv) > 1 else os.getppid()
     vlc.vegalite_to_svg(_WARM_UP)  # start the JavaScript engine and load Vega while the first spec is being made
     for line in sys.stdin:
+        if os.getppid() != parent:
+            return 1
         if not line.strip():
             continue
         req = json.loads(line)
