@@ -338,3 +338,12 @@ else:
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.strip() == expected
         assert "Traceback" not in proc.stderr  # the failure in the thread is swallowed, not printed
+
+
+def test_the_check_leaves_duckdb_threads_as_it_found_them(loaded):
+    from pipeline.expectations import observations
+
+    loaded.execute("SET threads = 3")
+    full, gx = observations.check(loaded)
+    assert full.success and gx.success
+    assert loaded.execute("SELECT current_setting('threads')").fetchone()[0] == 3
