@@ -1,14 +1,25 @@
--- depends: places, displacement_daily
+-- depends: observations, places, displacement_daily
 -- For each place, metric, unit and period that two or more sources reported as a flow or a cumulative
 -- total, what each source said, the spread between them, and what this report's chosen daily series
 -- adds up to over the same days. Figures are listed side by side, never added together. A period only
 -- one source reported is no comparison and is left out (with event data that is nearly every row).
 CREATE OR REPLACE TABLE source_comparison AS
-WITH reported AS (
+WITH shared_dates AS (
+    -- Two sources reporting one period share at least its metric, population and dates. Those few
+    -- combinations, found on plain columns first, keep the millions of single-source event rows out
+    -- of the place lookup, grouping and joins below.
+    SELECT metric, population, period_start, period_end
+    FROM observations
+    WHERE metric IN ('displaced', 'returned', 'killed') AND basis IN ('flow', 'cumulative')
+    GROUP BY ALL
+    HAVING min(source_id) <> max(source_id)
+),
+reported AS (
     SELECT area AS place, metric, population, unit_people AS unit, period_start, period_end, source_id, source_org,
         role, qualifier, value_best * unit_factor AS value_best, value_low * unit_factor AS value_low,
         value_high * unit_factor AS value_high, published_on, obs_id
     FROM places
+    JOIN shared_dates USING (metric, population, period_start, period_end)  -- one row per combination
     WHERE metric IN ('displaced', 'returned', 'killed') AND basis IN ('flow', 'cumulative')
 ),
 periods AS (
