@@ -24,13 +24,22 @@ rates AS (
         CASE WHEN n.parent_flow_id IS NULL THEN f.value_low ELSE f.value_low - n.high END
             / nullif(f.days - COALESCE(n.days, 0), 0) AS rate_low,
         CASE WHEN n.parent_flow_id IS NULL THEN f.value_high ELSE f.value_high - n.low END
-            / nullif(f.days - COALESCE(n.days, 0), 0) AS rate_high
+            / nullif(f.days - COALESCE(n.days, 0), 0) AS rate_high,
+        -- Numbered once per flow rather than per day, so that the hundreds of thousands of days below
+        -- are chosen and sorted by integers instead of long text: grp numbers place, metric,
+        -- population and unit in that order; preference ranks flows in the order series are chosen
+        -- by (shortest period, latest published, then series, then flow_id for two flows of one series
+        -- with the same days and publication date); series_rank numbers the series in their order.
+        dense_rank() OVER (ORDER BY f.area, f.metric, f.population, f.unit) AS grp,
+        row_number() OVER (ORDER BY f.days ASC, f.published_on DESC NULLS LAST, f.series, f.flow_id) AS preference,
+        dense_rank() OVER (ORDER BY f.series) AS series_rank
     FROM displacement_flows AS f
     LEFT JOIN nested AS n ON n.parent_flow_id = f.flow_id
 ),
 days AS (
-    SELECT r.*, unnest(generate_series(r.period_start, r.period_end, INTERVAL 1 DAY))::DATE AS date
-    FROM rates AS r
+    SELECT flow_id, grp, preference, role = 'recommended' AS recommended,
+        unnest(generate_series(period_start, period_end, INTERVAL 1 DAY))::DATE AS date
+    FROM rates
 ),
 kept AS (
     SELECT d.*
@@ -40,30 +49,31 @@ kept AS (
         WHERE c.kind = 'nested' AND c.parent_flow_id = d.flow_id AND d.date BETWEEN c.period_start AND c.period_end
     )
 ),
-eligible AS (
+groups AS (
     -- Only recommended series are chosen; a place with no recommended series at all falls back on its
     -- triangulation figures (IDMC's rule), so a revision or another count never fills a gap.
-    SELECT *,
-        bool_or(role = 'recommended') OVER (PARTITION BY area, metric, population, unit) AS place_has_recommended
+    SELECT grp, bool_or(recommended) AS place_has_recommended
     FROM kept
+    GROUP BY grp
 ),
-ranked AS (
-    SELECT
-        *,
-        CASE WHEN role = 'recommended' OR NOT place_has_recommended THEN row_number() OVER (
-            PARTITION BY date, area, metric, population, unit, (role = 'recommended' OR NOT place_has_recommended)
-            -- flow_id last: two flows of one series can report the same days, published the same day
-            ORDER BY days ASC, published_on DESC NULLS LAST, series, flow_id
-        ) END AS choice_rank
-    FROM eligible
+chosen AS (
+    -- per date and place, the eligible series first in the order of preference
+    SELECT k.grp, k.date, min(k.preference) AS preference
+    FROM kept AS k
+    JOIN groups AS g USING (grp)
+    WHERE k.recommended OR NOT g.place_has_recommended
+    GROUP BY k.grp, k.date
 )
 SELECT
-    date, country_iso3, admin1_name, area AS place, area_level, metric, population, unit,
-    series, source_id, source_org, role, flow_id, kind, qualifier,
-    CASE WHEN choice_rank = 1 THEN 'chosen' ELSE 'other' END AS series_role,
-    rate_best AS people_best,
-    rate_low AS people_low,
-    rate_high AS people_high,
-    period_start AS flow_start, period_end AS flow_end, obs_ids
-FROM ranked
-ORDER BY place, metric, population, unit, date, series_role, series
+    k.date, r.country_iso3, r.admin1_name, r.area AS place, r.area_level, r.metric, r.population, r.unit,
+    r.series, r.source_id, r.source_org, r.role, r.flow_id, r.kind, r.qualifier,
+    CASE WHEN c.preference IS NOT NULL THEN 'chosen' ELSE 'other' END AS series_role,
+    r.rate_best AS people_best,
+    r.rate_low AS people_low,
+    r.rate_high AS people_high,
+    r.period_start AS flow_start, r.period_end AS flow_end, r.obs_ids
+FROM kept AS k
+JOIN rates AS r USING (flow_id)
+LEFT JOIN chosen AS c ON c.grp = k.grp AND c.date = k.date AND c.preference = k.preference
+-- = ORDER BY place, metric, population, unit, date, series_role, series
+ORDER BY k.grp, k.date, CASE WHEN c.preference IS NOT NULL THEN 0 ELSE r.series_rank END
