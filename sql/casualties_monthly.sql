@@ -5,24 +5,26 @@
 -- span's figure less the months that are known.
 CREATE OR REPLACE TABLE casualties_monthly AS
 WITH killed AS (
-    SELECT *,
-        period_start = date_trunc('month', period_start) AND period_end = last_day(period_end) AS whole_months,
-        datediff('month', period_start, period_end) + 1 AS n_months
+    -- Only figures for whole months are used, so the test is made here, before anything else. A whole
+    -- month ends after it starts: that plain comparison of two columns reaches below the place lookup
+    -- in the view and drops the millions of single-day event rows first.
+    SELECT *, datediff('month', period_start, period_end) + 1 AS n_months
     FROM places
-    WHERE metric = 'killed' AND unit = 'people'
+    WHERE metric = 'killed' AND unit = 'people' AND period_end > period_start
+        AND period_start = date_trunc('month', period_start) AND period_end = last_day(period_end)
 ),
 monthly AS (
     SELECT
         period_start AS month, country_iso3, admin1_name, area AS place, source_id, source_org, population,
         value_best, value_low, value_high, obs_id
     FROM killed
-    WHERE whole_months AND n_months = 1
+    WHERE n_months = 1
 ),
 civilians AS (SELECT * FROM monthly WHERE population IN ('civilians', 'all')),
 spans AS (
     SELECT k.*, unnest(generate_series(k.period_start, k.period_end, INTERVAL 1 MONTH))::DATE AS month
     FROM killed AS k
-    WHERE k.whole_months AND k.n_months > 1 AND k.population IN ('civilians', 'all')
+    WHERE k.n_months > 1 AND k.population IN ('civilians', 'all')
 ),
 span_gaps AS (
     SELECT
