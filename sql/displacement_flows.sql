@@ -14,8 +14,14 @@ WITH base AS (
         value_high * unit_factor AS value_high,
         period_start, period_end,
         source_id || ' | ' || metric || ' | ' || population || ' | ' || unit_people || ' | ' || area AS reporting_series
-    FROM places
-    WHERE metric IN ('displaced', 'returned') AND basis IN ('flow', 'cumulative')
+    FROM (
+        -- metric = one value is a filter the scan applies itself, fetching the other columns only for
+        -- the rows it keeps; an IN list is not, and every column of millions of event rows would be read
+        SELECT * FROM places WHERE metric = 'displaced'
+        UNION ALL
+        SELECT * FROM places WHERE metric = 'returned'
+    )
+    WHERE basis IN ('flow', 'cumulative')
 ),
 restarts AS (
     -- A new cumulative series starts where the stated start date moves by more than 7 days; a source
