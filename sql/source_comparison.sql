@@ -6,21 +6,26 @@
 CREATE OR REPLACE TABLE source_comparison AS
 WITH shared_dates AS (
     -- Two sources reporting one period share at least its metric, population and dates. Those few
-    -- combinations, found on plain columns first, keep the millions of single-source event rows out
-    -- of the place lookup, grouping and joins below.
+    -- combinations, found first on the plain columns of observations (place names are not needed for
+    -- this), keep the millions of single-source event rows out of the place lookup, grouping and
+    -- joins below.
     SELECT metric, population, period_start, period_end
     FROM observations
     WHERE metric IN ('displaced', 'returned', 'killed') AND basis IN ('flow', 'cumulative')
     GROUP BY ALL
-    HAVING min(source_id) <> max(source_id)
+    HAVING count(DISTINCT source_id) > 1
 ),
 reported AS (
     SELECT area AS place, metric, population, unit_people AS unit, period_start, period_end, source_id, source_org,
         role, qualifier, value_best * unit_factor AS value_best, value_low * unit_factor AS value_low,
         value_high * unit_factor AS value_high, published_on, obs_id
-    FROM places
-    JOIN shared_dates USING (metric, population, period_start, period_end)  -- one row per combination
+    FROM places AS p
     WHERE metric IN ('displaced', 'returned', 'killed') AND basis IN ('flow', 'cumulative')
+        AND EXISTS (  -- as a filter (not a join) it is applied before the place lookup in the view
+            SELECT 1 FROM shared_dates AS s
+            WHERE s.metric = p.metric AND s.population = p.population
+                AND s.period_start = p.period_start AND s.period_end = p.period_end
+        )
 ),
 periods AS (
     SELECT place, metric, population, unit, period_start, period_end,
