@@ -42,7 +42,10 @@ deaths AS (
         value_best, value_low, value_high, qualifier, 'people' AS unit, period_start, period_end, area AS place,
         source_org, source_title, source_url, [obs_id] AS obs_ids
     FROM places
-    WHERE metric = 'killed' AND population = 'civilians' AND area_level = 'country' AND role = 'recommended'
+    -- period_end > period_start first: a comparison of two columns reaches below the place lookup in
+    -- the view, so the million single-day event rows never get there
+    WHERE metric = 'killed' AND population = 'civilians' AND role = 'recommended' AND period_end > period_start
+        AND area_level = 'country'
         AND month(period_start) = 1 AND day(period_start) = 1 AND month(period_end) = 12 AND day(period_end) = 31
         AND year(period_start) = year(period_end)
 )
