@@ -199,3 +199,46 @@ def test_a_model_that_became_a_view_replaces_the_table_an_older_warehouse_holds(
         assert counts["places"] == len(result.observations)
     kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'places'").fetchall()
     assert kind == [("VIEW",)]
+
+
+def test_models_do_not_depend_on_the_order_observations_are_stored_in(tmp_path):
+    """Observations may be stored sorted by obs_id or in file and line order: every model gives the same
+    rows either way, and a tie (two reports of one flow by one source, same days, same publication
+    date) is broken by flow_id, never by whichever row came first."""
+    import duckdb
+
+    from pipeline import ingest, warehouse
+
+    header = ROOT_FIGURES.read_text(encoding="utf-8").splitlines()[0]
+    rows = [
+        "T1,test,displaced,flow,all,people,4000,exact,2019-08-01,2019-08-04,day,2019-08-05,SYR,,,Testville,,recommended,Test,t,,",
+        "T2,test,displaced,flow,all,people,8000,exact,2019-08-01,2019-08-04,day,2019-08-05,SYR,,,Testville,,recommended,Test,t,,",
+    ]
+    extra = tmp_path / "ties.csv"
+    extra.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    result = ingest.ingest([ROOT_FIGURES, extra])
+
+    def build(path, order_by: str):
+        con = duckdb.connect(str(path))
+        warehouse.load_base_tables(con, result.observations, result.rejected)
+        con.execute(f"CREATE TEMP TABLE stored AS SELECT * FROM observations ORDER BY {order_by}")
+        con.execute("DELETE FROM observations")
+        con.execute("INSERT INTO observations SELECT * FROM stored")
+        warehouse.run_models(con)
+        return con
+
+    ref = build(tmp_path / "ref.duckdb", "obs_id")
+    chosen = ref.execute(
+        """SELECT date, count(*), min(flow_id), any_value(flow_id) FILTER (WHERE series_role = 'chosen')
+           FROM displacement_daily WHERE place = 'Testville' GROUP BY date ORDER BY date""").fetchall()
+    assert [row[:2] for row in chosen] == [(D(2019, 8, d), 2) for d in (1, 2, 3, 4)]
+    assert all(first == picked for _, _, first, picked in chosen)
+    ref.close()
+    for order_by in ("obs_id DESC", "ingest_file DESC, ingest_row DESC", "hash(obs_id || 'x')"):
+        con = build(":memory:", order_by)
+        con.execute(f"ATTACH '{tmp_path / 'ref.duckdb'}' AS ref (READ_ONLY)")
+        for name in warehouse.model_order():
+            for a, b in ((name, f"ref.{name}"), (f"ref.{name}", name)):
+                extra_rows = con.execute(f"SELECT count(*) FROM (FROM {a} EXCEPT ALL FROM {b})").fetchone()[0]
+                assert extra_rows == 0, (name, order_by)
+        con.close()
