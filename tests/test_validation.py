@@ -256,7 +256,8 @@ def _break(con):
     con.execute("UPDATE observations SET metric = 'bogus', source_id = NULL WHERE obs_id = "
                 "(SELECT obs_id FROM observations ORDER BY hash(obs_id) LIMIT 1)")
     con.execute("UPDATE observations SET country_iso3 = 'SYR', admin1_code = 'SY01', admin2_code = 'SY0201', "
-                "origin_iso3 = 'xx' WHERE obs_id = (SELECT obs_id FROM observations ORDER BY hash(obs_id) DESC LIMIT 1)")
+                "origin_iso3 = 'xx' WHERE obs_id = "
+                "(SELECT obs_id FROM observations ORDER BY hash(obs_id) DESC LIMIT 1)")
     con.execute("UPDATE observations SET country_iso3 = NULL, admin1_code = 'S1' WHERE obs_id = "
                 "(SELECT obs_id FROM observations ORDER BY hash(obs_id) DESC LIMIT 1 OFFSET 1)")
 
@@ -330,7 +331,8 @@ if fail:
 else:
     assert "great_expectations" in sys.modules
     import pandas as pd
-    r = o.validate(pd.DataFrame({"obs_id": ["a", "b"]}), "t", [o._gx("ExpectColumnValuesToBeUnique", column="obs_id")()])
+    exp = o._gx("ExpectColumnValuesToBeUnique", column="obs_id")()
+    r = o.validate(pd.DataFrame({"obs_id": ["a", "b"]}), "t", [exp])
     print("ok", r.success, r.rows)
 """
     for mode, expected in (("ok", "ok True 2"), ("fail", "raised refused")):

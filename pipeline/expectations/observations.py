@@ -1,7 +1,7 @@
 """The suite for the canonical `observations` table, built from pipeline.schema and pcodes.
 
 Each rule is stated once (`rules()`), then run two ways by `check()`:
-- compiled to DuckDB SQL over every row of the table (one scan; cheap at millions of rows), and
+- compiled to DuckDB SQL over every row of the table (one statement; cheap at millions of rows), and
 - as Great Expectations expectations over a deterministic sample (up to SAMPLE_ROWS rows, the same
   rows each run: the lowest hash(obs_id)), where the SQL rules are also run, so a disagreement between
   GX and our SQL fails the check instead of passing unnoticed.
@@ -12,9 +12,9 @@ the per-file rules of pipeline/expectations/ingest_files.py) can fail with any i
 
 great_expectations is imported inside the functions: it takes seconds to import, and loading the
 Dagster definitions must stay fast. `warm_up()` starts that import in a background thread, so that
-it overlaps with other work (the ingest step calls it first thing: DuckDB and file reading release
-the GIL); `check()` calls it too, then runs GX on the sample in a worker thread while DuckDB runs the
-rules over the whole table in the calling thread.
+it overlaps with other work (meant for the ingest step to call first thing: DuckDB and file reading
+release the GIL); `check()` calls it too, then runs GX on the sample in a worker thread while DuckDB
+runs the rules over the whole table in the calling thread.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import duckdb
 import pandas as pd
