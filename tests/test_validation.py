@@ -349,3 +349,14 @@ def test_the_check_leaves_duckdb_threads_as_it_found_them(loaded):
     full, gx = observations.check(loaded)
     assert full.success and gx.success
     assert loaded.execute("SELECT current_setting('threads')").fetchone()[0] == 3
+
+
+def test_an_error_in_the_gx_worker_is_raised_by_the_check(loaded, monkeypatch):
+    from pipeline.expectations import observations
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("gx broke")
+
+    monkeypatch.setattr(observations, "validate", broken)
+    with pytest.raises(RuntimeError, match="gx broke"):
+        observations.check(loaded)
