@@ -130,8 +130,13 @@ def _drop_repeats(con, files: list[dict], spans: list[tuple[int, int]]) -> None:
     figure re-delivered, is kept once). One aggregation when nothing repeats, as is usual."""
     import bisect
 
-    found = con.execute("SELECT obs_id, rowid, ingest_row FROM observations WHERE obs_id IN (SELECT obs_id FROM "
-                        "observations GROUP BY obs_id HAVING count(*) > 1)").fetchall()
+    # grouping 64-bit hashes is about twice as fast as grouping the id strings; only ids whose hash repeats
+    # are then grouped exactly
+    found = con.execute("WITH h AS (SELECT hash(obs_id) AS h FROM observations GROUP BY h HAVING count(*) > 1), "
+                        "ids AS (SELECT obs_id FROM observations WHERE hash(obs_id) IN (SELECT h FROM h) "
+                        "GROUP BY obs_id HAVING count(*) > 1) "
+                        "SELECT obs_id, rowid, ingest_row FROM observations WHERE obs_id IN (SELECT obs_id FROM ids)"
+                        ).fetchall()
     if not found:
         return
     starts = [s for s, _ in spans]
