@@ -151,3 +151,13 @@ def test_prescan_reads_the_header_and_scan_body_hashes_and_counts(tmp_path):
 
 def test_whitespace_is_what_python_strips():
     assert set(bulk.WHITESPACE) == {ch for ch in map(chr, range(0x110000)) if ch.isspace()}
+
+
+def test_a_file_name_with_quotes_stays_text(tmp_path, routes):
+    """File names reach SQL only as quoted literals: a name written as SQL is just a name."""
+    name = "o'brien'); DROP TABLE observations; --.csv"
+    shutil.copy(FIXTURES / "dtm_export_plain.csv", tmp_path / name)
+    fast, exact, took = routes([tmp_path / name])
+    assert took == [name]
+    assert_same(fast, exact)
+    assert set(fast.observations["ingest_file"]) == {name}
