@@ -6,7 +6,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from pipeline import schema
@@ -50,13 +49,14 @@ def ingest_into(con, paths: list[Path], *, bulk_min_bytes: int | None = None) ->
     A large plain CSV whose reader can state its mapping in SQL takes the bulk route
     (pipeline/sources/bulk.py: DuckDB parses and checks it, no row passes through Python); every other
     file the exact route (its reader, then base.finalize, in pandas). Both give the same rows and the same
-    rejections. The observations are stored in input order (file, then line); an obs_id seen in an
-    earlier file or line is kept once, at its first appearance.
+    rejections. The observations are stored file by file (a bulk file's rows in no particular order:
+    `ingest_row` keeps each one's line); an obs_id seen in an earlier file or line is kept once, at its
+    first appearance.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from pipeline.sources import bulk
     from pipeline.sources.detect import detect, read_path
-
-    from concurrent.futures import ThreadPoolExecutor
 
     create_tables(con)
     files, spans = [], []  # spans: (first rowid, last rowid) of each file's observations
@@ -177,21 +177,3 @@ def ingest(paths: list[Path], *, bulk_min_bytes: int | None = None) -> Ingested:
         if c != "line":
             rej[c] = rej[c].astype(object).where(rej[c].notna(), None)
     return Ingested(obs, rej, files)
-
-
-def sort_by_obs_id(obs: pd.DataFrame) -> pd.DataFrame:
-    """obs sorted by obs_id (unique), as sort_values would; obs_ids are 20 hex digits, which numpy sorts
-    as fixed-width bytes several times faster than pandas sorts Python strings."""
-    ids = obs["obs_id"]
-    if ids.isna().any():
-        return obs.sort_values("obs_id", kind="stable")
-    if ids.is_monotonic_increasing:
-        return obs
-    try:
-        order = np.argsort(np.asarray(ids.to_numpy(dtype=object), dtype="S20"), kind="stable")
-        fixed = True
-    except (UnicodeEncodeError, TypeError, ValueError):
-        fixed = False
-    if not fixed or ids.str.len().max() > 20:  # not ids made by schema.make_obs_id: sort them as text
-        return obs.sort_values("obs_id", kind="stable")
-    return obs.take(order)

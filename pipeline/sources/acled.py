@@ -646,11 +646,13 @@ def bulk_spec(ctx):
         iso3 = (iso_text.str.upper() if ctx.has("iso3") else iso_text).fillna(country_iso3(cty_text))
         unknown = iso3.isna() & cty_text.notna()
         message = [f"country name {c!r} is not in the ISO3 table" if u else None for c, u in zip(cty_text, unknown)]
-        return pd.DataFrame({"iso3": iso3, "unknown": unknown.astype(bool), "message": pd.array(message, dtype="string")})
+        return pd.DataFrame({"iso3": iso3, "unknown": unknown.astype(bool),
+                             "message": pd.array(message, dtype="string")})
 
     precision, start, end = ctx.lookup([ctx.raw("event_date"), ctx.raw("time_precision")],
                                        ["date_precision", "period_start", "period_end"], periods)
-    iso3, unknown, message = ctx.lookup([ctx.raw("iso3"), ctx.raw("country")], ["iso3", "unknown", "message"], countries)
+    iso3, unknown, message = ctx.lookup([ctx.raw("iso3"), ctx.raw("country")], ["iso3", "unknown", "message"],
+                                        countries)
     exprs = {name: lit(value) for name, value in (
         ("source_id", "acled"), ("source_org", "ACLED"), ("source_title", "ACLED event data"), ("source_url", URL),
         ("metric", "killed"), ("basis", "flow"), ("unit", "people"), ("qualifier", "exact"), ("role", "recommended"))}

@@ -23,6 +23,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
+import os
+import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -41,9 +45,7 @@ MIN_BYTES = 1 << 20  # smaller files are cheap on the exact route, which stays t
 
 
 def _debug(label: str, since: float) -> float:
-    import os
-    import time
-
+    """With BULK_DEBUG set, print how long a step took; returns now."""
     now = time.perf_counter()
     if os.environ.get("BULK_DEBUG"):
         print(f"bulk: {label} {now - since:.3f}s")
@@ -58,10 +60,6 @@ def lit(value: str | None) -> str:
 def clean(expr: str) -> str:
     """SQL for textio.clean: stripped as Python strips; blank -> NULL."""
     return f"nullif(trim({expr}, {lit(WHITESPACE)}), '')"
-
-
-def blank(expr: str) -> str:
-    return f"({clean(expr)} IS NULL)"
 
 
 def q(name: str) -> str:
@@ -163,8 +161,6 @@ def load_raw(con, scan: Prescan, wanted: list[str] | None, table: str = "_bulk_r
     as text; None = all) and a view of it with `line`, the file's own line number. Returns (rows read,
     first data line: 3 after an HXL hashtag row), or None when DuckDB reads the file differently from the
     exact route (a parse error, invalid UTF-8, quoted line breaks)."""
-    import time
-
     import duckdb
 
     t0 = time.perf_counter()
@@ -287,12 +283,10 @@ class Spec:
     row_key: str
     source_cols: dict[str, str]
     pre: list[tuple[str, str, str, str, str]] = field(default_factory=list)
-    source: str | None = None  # FROM clause override (a reader's own view over `{raw}`), aliased r
 
 
 def _referenced(exprs: list[str], lookups: list[Lookup]) -> list[Lookup]:
     """The lookups whose columns the expressions use, and those their own keys use (in order)."""
-    import re
 
     found: set[str] = set()
     todo = list(exprs)
@@ -311,8 +305,6 @@ def _join(lk: Lookup, prefix: str) -> str:
 
 def _compute(con, lk: Lookup, frm: str, earlier: list[Lookup], prefix: str) -> None:
     """The lookup's distinct keys (over frm and only the earlier lookups its keys use) and its outputs."""
-    import time
-
     t0 = time.perf_counter()
     joins = " ".join(_join(e, prefix) for e in _referenced(lk.keys, earlier))
     keys = ", ".join(f"{k} AS k{i}" for i, k in enumerate(lk.keys))
@@ -336,7 +328,6 @@ _VARIES = object()
 
 def _constant(expr: str):
     """The value of a literal expression made by `lit` (None for NULL); _VARIES for anything else."""
-    import re
 
     if expr in ("NULL", "CAST(NULL AS VARCHAR)"):
         return None
@@ -347,7 +338,6 @@ def _constant(expr: str):
 
 def _literal(value) -> str:
     """A feature value as a SQL literal."""
-    import math
 
     if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return "NULL"
@@ -378,7 +368,8 @@ def _features(values: pd.Series, feats: list[str], country: pd.Series | None, le
         elif feat == "pcode":
             out[feat] = base._matches(values, lambda iso3: pcodes.pattern(iso3, level), country)
         elif feat == "qual":
-            out[feat] = pd.array([schema.normalise_qualifier(None if pd.isna(v) else v) for v in values], dtype="string")
+            out[feat] = pd.array([schema.normalise_qualifier(None if pd.isna(v) else v) for v in values],
+                                 dtype="string")
     return pd.DataFrame(out, index=values.index)
 
 
@@ -390,14 +381,11 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
                  first_line: int = 2) -> dict:
     """base.finalize over the reader's SQL mapping; appends good rows to `observations` and set-aside rows
     to `rejected_observations` (both must exist). Returns the file's counts for `ingest_files`."""
-    import time
 
     from pipeline.sources import base
-
     t0 = time.perf_counter()
     prefix = "_bulk"
-    src = spec.source.format(raw=raw) if spec.source else raw
-    frm = f"(SELECT * FROM {src} WHERE line >= {first_line}) AS r"
+    frm = f"(SELECT * FROM {raw} WHERE line >= {first_line}) AS r"
     for lk in ctx.lookups:  # the reader's own (keys over raw columns only)
         _compute(con, lk, frm, [], prefix)
 
@@ -480,7 +468,8 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
         add(f"NOT {B[name]} AND {D[name]} IS NULL", name, "date", "expected a real date as YYYY-MM-DD")
     for name in ("period_start", "period_end"):
         add(f"{D[name]} IS NULL", name, "required", "a date is required")
-    add(f"{D['period_end']} < {D['period_start']}", "period_end", "period_order", "the end date is before the start date")
+    add(f"{D['period_end']} < {D['period_start']}", "period_end", "period_order",
+        "the end date is before the start date")
     for name, vocab in schema.VOCABULARIES.items():
         value = Q if name == "qualifier" else T[name]
         add(f"NOT coalesce(list_contains([{', '.join(map(lit, vocab))}], {value}), false)", name, "vocabulary",
