@@ -98,3 +98,44 @@ def test_cli_build_with_an_unreadable_inbox_file_says_which_and_why_without_a_tr
     assert "junk.csv" in proc.stderr and "the published site was left as it was" in proc.stderr
     assert "Traceback" not in proc.stderr and "Stack Trace" not in proc.stderr
     assert not (isolated["site"] / "index.html").exists()
+
+
+def test_build_takes_large_csvs_by_the_bulk_route_through_dagster(isolated, monkeypatch):
+    """The `observations` asset runs ingest_into: a large ACLED export goes in by the bulk route inside the
+    Dagster run (the small DTM and IDMC files by the exact route), its broken rows are set aside with
+    their reasons, and the blocking check and the site still pass."""
+    import duckdb
+
+    from bench.generate import generate
+    from pipeline.commands.build import build
+    from pipeline.sources import bulk
+
+    truth = generate(isolated["inbox"], 8_000)
+    (isolated["inbox"] / "truth.json").unlink()
+    taken = []
+    real = bulk.load
+
+    def spy(con, scan, reader, body=None):
+        out = real(con, scan, reader, body)
+        taken.append((scan.path.name, out is not None))
+        return out
+
+    monkeypatch.setattr(bulk, "load", spy)
+    result = build()
+    assert result.success
+    assert taken == [(truth.acled_files[0], True)]
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks["observations_suite"].passed
+    assert checks["observations_suite"].metadata["rows"].value == (
+        86 + truth.acled_events + truth.dtm_rows + truth.idmc_rows)
+    con = duckdb.connect(str(isolated["warehouse"]), read_only=True)
+    try:
+        read, accepted, rejected = con.execute("SELECT rows_read, rows_accepted, rows_rejected FROM ingest_files "
+                                               "WHERE file = ?", [truth.acled_files[0]]).fetchone()
+        rules = dict(con.execute("SELECT rule, count(*) FROM rejected_observations WHERE file = ? GROUP BY rule",
+                                 [truth.acled_files[0]]).fetchall())
+    finally:
+        con.close()
+    assert (read, accepted) == (truth.acled_rows, truth.acled_events)
+    assert rejected == sum(truth.acled_rejected.values()) and rules == truth.acled_rejected
+    assert (isolated["site"] / "index.html").is_file()
