@@ -496,6 +496,14 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
     name = scan.path.name
     # the rejection query joins only the lookups the rules and the values they show read
     rejected = _reject(con, name, fmt, scan.sha256, frm, lookups, prefix, pre, cases, pre_idx, fault)
+    # the rows just set aside are exactly those the insert leaves out: an anti-join on their lines costs
+    # less than the rules' CASE over every row again
+    con.execute("CREATE OR REPLACE TEMP TABLE _bulk_rejected AS SELECT line FROM rejected_observations "
+                "WHERE false").fetchall()
+    if rejected:
+        con.register("_bulk_rejected_frame", pd.DataFrame({"line": rejected}))
+        con.execute("INSERT INTO _bulk_rejected SELECT line FROM _bulk_rejected_frame").fetchall()
+        con.unregister("_bulk_rejected_frame")
     t0 = _debug("rejections", t0)
     out = []
     for c in schema.COLUMN_NAMES:
@@ -519,7 +527,7 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
         else:
             out.append(f"CAST({T[c]} AS VARCHAR)")
     insert = (f"INSERT INTO observations SELECT {', '.join(out)} {body} "
-              f"WHERE ({pre_idx}) IS NULL AND ({fault}) IS NULL")
+              + ("WHERE r.line NOT IN (SELECT line FROM _bulk_rejected)" if rejected else ""))
     # the rows need no order in the table (ingest_row keeps the line): without it DuckDB inserts in parallel
     keep_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = false").fetchall()
@@ -530,13 +538,14 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
     _debug("insert", t0)
     for lk in lookups:
         con.execute(f"DROP TABLE IF EXISTS {prefix}{lk.alias}").fetchall()
-    return {"file": name, "format": fmt, "rows_read": rows_read, "rows_accepted": rows_read - rejected,
-            "rows_rejected": rejected, "error": None, "sha256": scan.sha256}
+    con.execute("DROP TABLE IF EXISTS _bulk_rejected").fetchall()
+    return {"file": name, "format": fmt, "rows_read": rows_read, "rows_accepted": rows_read - len(rejected),
+            "rows_rejected": len(rejected), "error": None, "sha256": scan.sha256}
 
 
-def _reject(con, name, fmt, sha256, frm, lookups, prefix, pre, cases, pre_idx, fault) -> int:
+def _reject(con, name, fmt, sha256, frm, lookups, prefix, pre, cases, pre_idx, fault) -> list[int]:
     """Append the file's set-aside rows to rejected_observations (file, line, column, rule, message,
-    value); one per row, at its first fault (a reader's own rule first). Returns how many."""
+    value); one per row, at its first fault (a reader's own rule first). Returns their lines."""
     values = [f"CAST({c[4]} AS VARCHAR)" for c in cases]
     pre_values = [f"CAST({p[4]} AS VARCHAR)" for p in pre]
     pre_messages = [f"CAST({p[3]} AS VARCHAR)" for p in pre]
@@ -552,7 +561,7 @@ def _reject(con, name, fmt, sha256, frm, lookups, prefix, pre, cases, pre_idx, f
         f"FROM {frm} {' '.join(_join(lk, prefix) for lk in _referenced(exprs, lookups))}) "
         "WHERE _pre IS NOT NULL OR _fault IS NOT NULL").fetchall()
     if not rows:
-        return 0
+        return []
     out = []
     for line, p, f, pm, pv, shown in rows:
         if p is not None:
@@ -567,4 +576,4 @@ def _reject(con, name, fmt, sha256, frm, lookups, prefix, pre, cases, pre_idx, f
     con.register("_rejected_frame", frame)
     con.execute("INSERT INTO rejected_observations SELECT * FROM _rejected_frame").fetchall()
     con.unregister("_rejected_frame")
-    return len(out)
+    return [r[1] for r in out]
