@@ -35,13 +35,6 @@ class Ingested:
     files: pd.DataFrame  # one row per file: format, rows read/accepted/rejected, error
 
 
-def create_tables(con) -> None:
-    """Empty `observations` and `rejected_observations`, ready for ingest_into."""
-    con.execute(schema.duckdb_ddl("observations")).fetchall()
-    con.execute("CREATE OR REPLACE TABLE rejected_observations (file VARCHAR, line BIGINT, column_name VARCHAR, "
-                "rule VARCHAR, message VARCHAR, value VARCHAR, format VARCHAR, ingest_sha256 VARCHAR)").fetchall()
-
-
 def ingest_into(con, paths: list[Path], *, bulk_min_bytes: int | None = None) -> pd.DataFrame:
     """Read every file into the warehouse tables `observations` and `rejected_observations` (replaced);
     returns one row per file for `ingest_files`.
@@ -57,8 +50,9 @@ def ingest_into(con, paths: list[Path], *, bulk_min_bytes: int | None = None) ->
 
     from pipeline.sources import bulk
     from pipeline.sources.detect import detect, read_path
+    from pipeline.warehouse import create_base_tables
 
-    create_tables(con)
+    create_base_tables(con)
     files, spans = [], []  # spans: (first rowid, last rowid) of each file's observations
     # while DuckDB parses a large file, a thread hashes it and counts its lines (without the GIL)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-body")

@@ -47,8 +47,15 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) ->
     return con.execute(sql, params or []).fetchall()
 
 
-def load_base_tables(con: duckdb.DuckDBPyConnection, observations: pd.DataFrame, rejected: pd.DataFrame) -> None:
+def create_base_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Empty `observations` and `rejected_observations` (replacing any before)."""
     run(con, schema.duckdb_ddl("observations"))
+    run(con, "CREATE OR REPLACE TABLE rejected_observations (file VARCHAR, line BIGINT, column_name VARCHAR, "
+             "rule VARCHAR, message VARCHAR, value VARCHAR, format VARCHAR, ingest_sha256 VARCHAR)")
+
+
+def load_base_tables(con: duckdb.DuckDBPyConnection, observations: pd.DataFrame, rejected: pd.DataFrame) -> None:
+    create_base_tables(con)
     canonical = list(observations.columns) == schema.COLUMN_NAMES and all(
         str(observations[name].dtype) == dtype for name, (dtype, _, _) in schema.COLUMNS.items())
     obs = observations if canonical else schema.conform(observations)  # ingest's frame is already canonical
@@ -57,10 +64,6 @@ def load_base_tables(con: duckdb.DuckDBPyConnection, observations: pd.DataFrame,
     con.register("obs_frame", obs)
     run(con, "INSERT INTO observations SELECT * FROM obs_frame")
     con.unregister("obs_frame")
-    run(con, 
-        "CREATE OR REPLACE TABLE rejected_observations (file VARCHAR, line BIGINT, column_name VARCHAR, "
-        "rule VARCHAR, message VARCHAR, value VARCHAR, format VARCHAR, ingest_sha256 VARCHAR)"
-    )
     if len(rejected):
         con.register("rej_frame", rejected)
         run(con, "INSERT INTO rejected_observations SELECT file, line, column_name, rule, message, value, "
