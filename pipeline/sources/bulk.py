@@ -78,22 +78,33 @@ class Prescan:
 
 def _odd_quotes(chunk: bytes, prev: bytes) -> bool:
     """A field whose quotes have spaces outside them (`a, "b"` or `"b" ,`): DuckDB drops the spaces and
-    pandas keeps them, so such files take the exact route. Vectorised over the quote positions only."""
+    pandas keeps them, so such files take the exact route. Up to three spaces between a separator (a
+    comma, a line break, or either end of prev + chunk) and the quote. Vectorised over the quotes that
+    touch a space only: one pass of numpy over the bytes, then a few thousand positions."""
     import numpy as np
 
     a = np.frombuffer(prev + chunk, dtype=np.uint8)
     pos = np.flatnonzero(a == 34)
     if not len(pos):
         return False
-    padded = np.concatenate([np.full(4, 10, dtype=np.uint8), a, np.full(4, 10, dtype=np.uint8)])
-    pos = pos + 4
-    sep = (44, 10, 13)
-    for k in (1, 2, 3):  # up to three spaces between a separator and the quote
-        spaces_before = np.all([padded[pos - j] == 32 for j in range(1, k + 1)], axis=0)
-        spaces_after = np.all([padded[pos + j] == 32 for j in range(1, k + 1)], axis=0)
-        if (spaces_before & np.isin(padded[pos - k - 1], sep)).any() or \
-                (spaces_after & np.isin(padded[pos + k + 1], sep)).any():
-            return True
+    n = len(a)
+
+    def at(idx):  # the byte at each index; a line break outside the buffer
+        out = np.full(len(idx), 10, dtype=np.uint8)
+        inside = (idx >= 0) & (idx < n)
+        out[inside] = a[idx[inside]]
+        return out
+
+    sep = np.array([44, 10, 13], dtype=np.uint8)
+    for step in (-1, 1):  # spaces before the quote, then after it
+        cand = pos[at(pos + step) == 32]
+        spaces = np.ones(len(cand), dtype=bool)
+        for k in (1, 2, 3):
+            if not len(cand):
+                break
+            spaces &= at(cand + k * step) == 32
+            if (spaces & np.isin(at(cand + (k + 1) * step), sep)).any():
+                return True
     return False
 
 
@@ -132,6 +143,8 @@ def prescan(path: Path, *, min_bytes: int | None = None) -> Prescan | None:
 def scan_body(path: Path) -> tuple[str, int] | None:
     """One streaming pass over the whole file: (sha256, physical lines), or None when a quote has spaces
     outside it. Runs in a thread: hashing and numpy release the GIL."""
+    import numpy as np
+
     h = hashlib.sha256()
     lines = 0
     prev = b""
@@ -141,7 +154,7 @@ def scan_body(path: Path) -> tuple[str, int] | None:
             if not chunk:
                 break
             h.update(chunk)
-            lines += chunk.count(b"\n")
+            lines += int(np.count_nonzero(np.frombuffer(chunk, dtype=np.uint8) == 10))  # 3x bytes.count
             if b'"' in chunk and _odd_quotes(chunk, prev):
                 return None
             prev = chunk[-4:]
@@ -169,34 +182,36 @@ def load_raw(con, scan: Prescan, wanted: list[str] | None, table: str = "_bulk_r
     index = {h: i for i, h in enumerate(scan.header)}
     keep = [f"c{index[w]} AS {q(w)}" for w in (scan.header if wanted is None else wanted) if w in index]
     try:
-        con.execute(
+        rows = con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(keep) or 'NULL AS _none'} FROM read_csv(?, "
             f"header = false, skip = 1, auto_detect = false, columns = {columns}, delim = ',', quote = '\"', "
             "escape = '\"', comment = '', null_padding = true, strict_mode = true, encoding = 'utf-8', "
-            f"max_line_size = {textio.MAX_LINE})", [str(scan.path)]).fetchall()
+            f"max_line_size = {textio.MAX_LINE})", [str(scan.path)]).fetchall()[0][0]
     except duckdb.Error:
         con.execute(f"DROP TABLE IF EXISTS {table}").fetchall()
         return None
-    cols = [w for w in (scan.header if wanted is None else wanted) if w in index]
-    # a row whose every cell read is blank: the exact route drops it (DuckDB skips empty lines, which the
-    # count below catches); rare, so such files take the exact route. ord() <= 32 or >= 133 first keeps
-    # the slow exact trim to the few candidates.
-    maybe_blank = " AND ".join(f"({q(c)} IS NULL OR ord({q(c)}) <= 32 OR ord({q(c)}) >= 133)" for c in cols) or "TRUE"
-    exactly = " AND ".join(f"{clean(q(c))} IS NULL" for c in cols) or "TRUE"
-    t0 = _debug("parse", t0)
-    rows, candidates = con.execute(f"SELECT count(*), count_if({maybe_blank}) FROM {table}").fetchall()[0]
-    blank_rows = con.execute(f"SELECT count(*) FROM {table} WHERE ({maybe_blank}) AND ({exactly})").fetchall()[0][0] \
-        if candidates else 0
-    t0 = _debug("blank rows", t0)
-    if blank_rows:
-        con.execute(f"DROP TABLE {table}").fetchall()
-        return None
+    _debug("parse", t0)
     # line = row order + 2 (header = line 1): rowid is the insertion order of a freshly created table
     con.execute(f"CREATE OR REPLACE TEMP VIEW {table}_lines AS SELECT rowid + 2 AS line, * FROM {table}").fetchall()
     hxl = [c.strip() for c in scan.second_row if c.strip()]
     if hxl and all(c.startswith("#") for c in hxl):
         return rows - 1, 3
     return rows, 2
+
+
+def blank_row(columns: list[str], table: str = "r") -> str:
+    """SQL: every cell read is blank (the exact route drops such a row; DuckDB skips only empty lines,
+    which the line count catches). ord() <= 32 or >= 133 first keeps the slow exact trim to the few
+    candidates."""
+    if not columns:
+        return "TRUE"
+    cells = [f"{table}.{q(c)}" for c in columns]
+    maybe = " AND ".join(f"({c} IS NULL OR ord({c}) <= 32 OR ord({c}) >= 133)" for c in cells)
+    return f"(({maybe}) AND {' AND '.join(f'{clean(c)} IS NULL' for c in cells)})"
+
+
+class _Unusual(Exception):
+    """Found while mapping: the file must take the exact route (nothing has been written yet)."""
 
 
 def load(con, scan: Prescan, reader, body=None) -> dict | None:
@@ -215,8 +230,11 @@ def load(con, scan: Prescan, reader, body=None) -> dict | None:
             return None
         ctx = Context(columns={c for c in (scan.header if wanted is None else wanted) if c in scan.header})
         spec, fmt = reader.bulk_spec(ctx)
+        read = [c for c in (scan.header if wanted is None else wanted) if c in scan.header]
         return finalize_sql(con, ctx, spec, fmt=fmt, scan=scan, raw="_bulk_raw_lines", rows_read=rows,
-                            first_line=first_line)
+                            first_line=first_line, blank=blank_row(read))
+    except _Unusual:
+        return None
     finally:
         con.execute("DROP VIEW IF EXISTS _bulk_raw_lines").fetchall()
         con.execute("DROP TABLE IF EXISTS _bulk_raw").fetchall()
@@ -378,9 +396,11 @@ def _series(frame: pd.DataFrame, i: int = 0) -> pd.Series:
 
 
 def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw: str, rows_read: int,
-                 first_line: int = 2) -> dict:
+                 first_line: int = 2, blank: str = "FALSE") -> dict:
     """base.finalize over the reader's SQL mapping; appends good rows to `observations` and set-aside rows
-    to `rejected_observations` (both must exist). Returns the file's counts for `ingest_files`."""
+    to `rejected_observations` (both must exist). Returns the file's counts for `ingest_files`.
+    blank: SQL for a row the exact route would drop as blank; any such row raises _Unusual before
+    anything is written."""
 
     from pipeline.sources import base
     t0 = time.perf_counter()
@@ -492,10 +512,9 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
     pre = spec.pre
     pre_idx = ("CASE " + " ".join(f"WHEN ({p[0]}) IS TRUE THEN {i}" for i, p in enumerate(pre)) + " END") \
         if pre else "CAST(NULL AS INTEGER)"
-    body = f"FROM {frm} {' '.join(_join(lk, prefix) for lk in lookups)}"
     name = scan.path.name
     # the rejection query joins only the lookups the rules and the values they show read
-    rejected = _reject(con, name, fmt, scan.sha256, frm, lookups, prefix, pre, cases, pre_idx, fault)
+    rejected = _reject(con, name, fmt, scan.sha256, frm, lookups, prefix, pre, cases, pre_idx, fault, blank)
     # the rows just set aside are exactly those the insert leaves out: an anti-join on their lines costs
     # less than the rules' CASE over every row again
     con.execute("CREATE OR REPLACE TEMP TABLE _bulk_rejected AS SELECT line FROM rejected_observations "
@@ -526,6 +545,7 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
             out.append(Q)
         else:
             out.append(f"CAST({T[c]} AS VARCHAR)")
+    body = f"FROM {frm} {' '.join(_join(lk, prefix) for lk in _referenced(out, lookups))}"
     insert = (f"INSERT INTO observations SELECT {', '.join(out)} {body} "
               + ("WHERE r.line NOT IN (SELECT line FROM _bulk_rejected)" if rejected else ""))
     # the rows need no order in the table (ingest_row keeps the line): without it DuckDB inserts in parallel
@@ -543,9 +563,10 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
             "rows_rejected": len(rejected), "error": None, "sha256": scan.sha256}
 
 
-def _reject(con, name, fmt, sha256, frm, lookups, prefix, pre, cases, pre_idx, fault) -> list[int]:
+def _reject(con, name, fmt, sha256, frm, lookups, prefix, pre, cases, pre_idx, fault, blank="FALSE") -> list[int]:
     """Append the file's set-aside rows to rejected_observations (file, line, column, rule, message,
-    value); one per row, at its first fault (a reader's own rule first). Returns their lines."""
+    value); one per row, at its first fault (a reader's own rule first). Returns their lines. Raises
+    _Unusual, having written nothing, if a row is `blank` (the same pass over the rows finds both)."""
     values = [f"CAST({c[4]} AS VARCHAR)" for c in cases]
     pre_values = [f"CAST({p[4]} AS VARCHAR)" for p in pre]
     pre_messages = [f"CAST({p[3]} AS VARCHAR)" for p in pre]
@@ -557,13 +578,15 @@ def _reject(con, name, fmt, sha256, frm, lookups, prefix, pre, cases, pre_idx, f
     exprs = [pre_idx, fault, *values, *pre_values, *pre_messages]
     rows = con.execute(
         f"SELECT * FROM (SELECT r.line, {pre_idx} AS _pre, {fault} AS _fault, {pick(pre_idx, pre_messages)} AS _pm, "
-        f"{pick(pre_idx, pre_values)} AS _pv, {pick(fault, values)} AS _shown "
+        f"{pick(pre_idx, pre_values)} AS _pv, {pick(fault, values)} AS _shown, {blank} AS _blank "
         f"FROM {frm} {' '.join(_join(lk, prefix) for lk in _referenced(exprs, lookups))}) "
-        "WHERE _pre IS NOT NULL OR _fault IS NOT NULL").fetchall()
+        "WHERE _pre IS NOT NULL OR _fault IS NOT NULL OR _blank").fetchall()
+    if any(r[-1] for r in rows):
+        raise _Unusual("a row of blank cells")
     if not rows:
         return []
     out = []
-    for line, p, f, pm, pv, shown in rows:
+    for line, p, f, pm, pv, shown, _ in rows:
         if p is not None:
             out.append((name, line, pre[p][1], pre[p][2], pm, None if pv is None else pv[:200], fmt, sha256))
         else:
