@@ -2,7 +2,8 @@
 -- Civilians killed per month. A figure counts as monthly when its period is one whole calendar
 -- month. A month missing from a source's monthly series is derived (`derived` = true) when one of that
 -- source's figures for a longer span of whole months leaves exactly that month unknown: it is the
--- span's figure less the months that are known.
+-- span's figure less the months that are known. A row's place level is its own figure's (a place
+-- named at two levels somewhere in the data is not counted twice).
 CREATE OR REPLACE TABLE casualties_monthly AS
 WITH killed AS (
     -- Only figures for whole months are used, so the test is made here, before anything else. A whole
@@ -15,8 +16,8 @@ WITH killed AS (
 ),
 monthly AS (
     SELECT
-        period_start AS month, country_iso3, admin1_name, area AS place, source_id, source_org, population,
-        value_best, value_low, value_high, obs_id
+        period_start AS month, country_iso3, admin1_name, area AS place, area_level, source_id, source_org,
+        population, value_best, value_low, value_high, obs_id
     FROM killed
     WHERE n_months = 1
 ),
@@ -31,7 +32,7 @@ span_gaps AS (
         s.obs_id AS span_obs_id, any_value(s.value_best) AS span_best, any_value(s.value_low) AS span_low,
         any_value(s.value_high) AS span_high, any_value(s.source_id) AS source_id, any_value(s.source_org) AS source_org,
         any_value(s.country_iso3) AS country_iso3, any_value(s.admin1_name) AS admin1_name, any_value(s.area) AS place,
-        any_value(s.n_months) AS n_months,
+        any_value(s.area_level) AS area_level, any_value(s.n_months) AS n_months,
         count(c.month) AS known_months,
         sum(c.value_best) AS known_best,
         CASE WHEN bool_and(c.value_low IS NOT NULL) THEN sum(c.value_low) END AS known_low,
@@ -45,7 +46,8 @@ span_gaps AS (
 ),
 derived AS (
     SELECT
-        missing_month AS month, country_iso3, admin1_name, place, source_id, source_org, 'civilians' AS population,
+        missing_month AS month, country_iso3, admin1_name, place, area_level, source_id, source_org,
+        'civilians' AS population,
         span_best - known_best AS killed_best,
         span_low - known_high AS killed_low,
         span_high - known_low AS killed_high,
@@ -54,7 +56,7 @@ derived AS (
     WHERE known_months = n_months - 1
 ),
 combined AS (
-    SELECT month, country_iso3, admin1_name, place, source_id, source_org, 'civilians' AS population,
+    SELECT month, country_iso3, admin1_name, place, area_level, source_id, source_org, 'civilians' AS population,
         value_best AS killed_best, value_low AS killed_low, value_high AS killed_high, [obs_id] AS obs_ids, false AS derived
     FROM civilians
     UNION ALL
@@ -65,12 +67,11 @@ combined AS (
 )
 SELECT
     c.month, c.country_iso3,
-    CASE WHEN p.area_level IN ('country', 'region') THEN NULL ELSE c.admin1_name END AS admin1_name,
+    CASE WHEN c.area_level IN ('country', 'region') THEN NULL ELSE c.admin1_name END AS admin1_name,
     c.place, c.population, c.killed_best, c.killed_low, c.killed_high,
     ch.value_best AS children_best, wo.value_best AS women_best,
     c.source_id, c.source_org, c.derived, c.obs_ids
 FROM combined AS c
-LEFT JOIN (SELECT DISTINCT area, area_level FROM places) AS p ON p.area = c.place
 LEFT JOIN monthly AS ch ON ch.population = 'children' AND ch.source_id = c.source_id AND ch.place = c.place AND ch.month = c.month
 LEFT JOIN monthly AS wo ON wo.population = 'women' AND wo.source_id = c.source_id AND wo.place = c.place AND wo.month = c.month
 ORDER BY c.place, c.month, c.source_id

@@ -242,3 +242,30 @@ def test_models_do_not_depend_on_the_order_observations_are_stored_in(tmp_path):
                 extra_rows = con.execute(f"SELECT count(*) FROM (FROM {a} EXCEPT ALL FROM {b})").fetchone()[0]
                 assert extra_rows == 0, (name, order_by)
         con.close()
+
+
+def test_a_monthly_casualty_figure_is_one_row_even_if_its_place_name_has_two_levels(tmp_path):
+    """A country-level figure (area = the country code) and a place that happens to be written the same
+    way: the monthly row is kept once, at its own figure's level (it was once joined to every level the
+    name had anywhere, which doubled it)."""
+    import duckdb
+
+    from pipeline import ingest, warehouse
+
+    header = ROOT_FIGURES.read_text(encoding="utf-8").splitlines()[0]
+    rows = [
+        "K1,test,killed,flow,civilians,people,120,exact,2020-01-01,2020-01-31,month,2020-02-05,YEM,,Aden,,,recommended,Test,t,,",
+        "K2,test,killed,flow,civilians,people,40,exact,2020-02-01,2020-02-29,month,2020-03-05,YEM,,,,,recommended,Test,t,,",
+        "P1,test2,displaced,flow,all,people,500,exact,2020-02-03,2020-02-04,day,2020-02-05,YEM,,,YEM,,recommended,Test,t,,",
+    ]
+    extra = tmp_path / "levels.csv"
+    extra.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    result = ingest.ingest([extra])
+    con = duckdb.connect()
+    warehouse.load_base_tables(con, result.observations, result.rejected)
+    warehouse.run_models(con)
+    levels = con.execute("SELECT DISTINCT area_level FROM places WHERE area = 'YEM' ORDER BY 1").fetchall()
+    assert levels == [("country",), ("place",)]
+    got = con.execute("""SELECT month, place, admin1_name, killed_best FROM casualties_monthly
+                         WHERE source_id = 'test' ORDER BY month""").fetchall()
+    assert got == [(D(2020, 1, 1), "Aden", "Aden", 120.0), (D(2020, 2, 1), "YEM", None, 40.0)]
