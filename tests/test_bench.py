@@ -114,3 +114,17 @@ def test_synthetic_data_stays_in_the_workspace(benched):
     assert _site_state() == before  # the published site was not touched
     assert not any("SYNTHETIC" in p.name for p in (ROOT / "data").rglob("*"))
     assert os.environ.get("DISPLACEMENT_SITE") is None or "bench" not in os.environ["DISPLACEMENT_SITE"]
+
+
+def test_components_time_what_the_pipeline_cannot_skip(benched):
+    """bench.components on the same workspace: every step timed, the persisted rows are the warehouse's."""
+    from bench.components import components
+
+    _, truth, con, work, _ = benched
+    out = components(work)
+    steps = ("parse", "persist", "gx_import", "models")
+    assert all(out[f"{s}_seconds"] > 0 for s in steps)
+    assert out["sum_seconds"] == pytest.approx(sum(out[f"{s}_seconds"] for s in steps), abs=0.01)
+    assert out["observations"] == con.execute("SELECT count(*) FROM observations").fetchone()[0]
+    assert out["input_rows"] == truth["acled_rows"] + truth["dtm_rows"] + 1 + truth["idmc_rows"]
+    assert out["ratio_of_each"]["persist"] == pytest.approx(out["persist_seconds"] / out["floor_seconds"], abs=0.006)
