@@ -141,9 +141,18 @@ def record_validation(con: duckdb.DuckDBPyConnection, result, run_id: str | None
              int(r["unexpected_count"]), r["sample"], int(result.rows)] for r in result.results]
     run(con, "DELETE FROM validation_results WHERE suite = ?", [result.suite])
     run(con, "DELETE FROM validation_history WHERE suite = ? AND run_id IS NOT DISTINCT FROM ?", [result.suite, run_id])
-    for table in ("validation_results", "validation_history"):
-        if rows:
-            con.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)", rows)
+    if rows:  # one statement per table (executemany ran one INSERT per row: 0.17 s for 70 rows)
+        frame = pd.DataFrame(rows, columns=["run_id", "suite", "engine", "expectation", "column_name", "success",
+                                            "unexpected_count", "sample", "rows"]).astype(
+            {"run_id": "object", "column_name": "object", "sample": "object"})
+        con.register("_validation_rows", frame)
+        try:
+            for table in ("validation_results", "validation_history"):
+                run(con, f"INSERT INTO {table} SELECT CAST(run_id AS VARCHAR), suite, engine, expectation, "
+                         "CAST(column_name AS VARCHAR), success, unexpected_count, CAST(sample AS VARCHAR), rows, "
+                         "current_timestamp FROM _validation_rows")
+        finally:
+            con.unregister("_validation_rows")
 
 
 def last_good_rows(con: duckdb.DuckDBPyConnection, suite: str) -> int | None:
