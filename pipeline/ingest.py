@@ -48,15 +48,16 @@ def ingest_into(con, paths: list[Path], *, bulk_min_bytes: int | None = None) ->
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from pipeline import warehouse
     from pipeline.sources import bulk
     from pipeline.sources.detect import detect, read_path
     from pipeline.warehouse import create_base_tables
 
     create_base_tables(con)
-    files, spans = [], []  # spans: (first rowid, last rowid) of each file's observations
+    files, spans = [], []  # spans: the table of each file's observations and their rowids there
     # while DuckDB parses a large file, a thread hashes it and counts its lines (without the GIL)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-body")
-    for path in paths:
+    for i, path in enumerate(paths):
         start = _next_rowid(con)
         scan = bulk.prescan(path, min_bytes=bulk_min_bytes)
         summary = None
@@ -66,13 +67,19 @@ def ingest_into(con, paths: list[Path], *, bulk_min_bytes: int | None = None) ->
             except InputError:
                 reader = None  # the exact route gives the message
             if reader is not None and hasattr(reader, "bulk_spec"):
-                summary = bulk.load(con, scan, reader, pool.submit(bulk.scan_body, path))
+                summary = bulk.load(con, scan, reader, pool.submit(bulk.scan_body, path),
+                                    table=f"{warehouse.BULK_PREFIX}{i}")
         if summary is None:
             summary = _exact(con, path, read_path)
         files.append(summary)
-        spans.append((start, _next_rowid(con)))
+        spans.append((summary.get("table") or "observations", start, _next_rowid(con)))
     pool.shutdown()
     _drop_repeats(con, files, spans)
+    branches = [f["branch"] for f in files if f.get("branch")]
+    if branches:  # the view over the exact route's rows and each bulk file's own table
+        warehouse.run(con, f"ALTER TABLE observations RENAME TO {warehouse.EXACT_TABLE}")
+        warehouse.run(con, f"CREATE VIEW observations AS SELECT * FROM {warehouse.EXACT_TABLE} UNION ALL "
+                           + " UNION ALL ".join(branches))
     frame = pd.DataFrame(files, columns=["file", "format", "rows_read", "rows_accepted", "rows_rejected", "error",
                                          "sha256", "duplicate_ids"])
     frame["duplicate_ids"] = frame["duplicate_ids"].fillna(0).astype(int)
@@ -118,40 +125,55 @@ def _append(con, table: str, frame: pd.DataFrame) -> None:
         con.unregister("_append_frame")
 
 
-def _drop_repeats(con, files: list[dict], spans: list[tuple[int, int]]) -> None:
+def _drop_repeats(con, files: list[dict], spans: list[tuple[str, int, int]]) -> None:
     """Count each file's repeated obs_ids (the source's key twice in one file: a table rule the blocking
     check fails on), then keep every obs_id once, at its first row (the same file dropped twice, or a
-    figure re-delivered, is kept once). One aggregation when nothing repeats, as is usual."""
-    import bisect
+    figure re-delivered, is kept once). One aggregation when nothing repeats, as is usual.
 
+    spans: per file, the table holding its rows (`observations`, or the file's own bulk table) and the
+    range of rowids they took there."""
+    tables = list(dict.fromkeys(t for t, _, _ in spans))
+    every = " UNION ALL ".join(f"SELECT obs_id, {k} AS t, rowid AS r, ingest_row FROM {_q(t)}"
+                               for k, t in enumerate(tables))
     # grouping 64-bit hashes is about twice as fast as grouping the id strings; only ids whose hash repeats
     # are then grouped exactly
-    found = con.execute("WITH h AS (SELECT hash(obs_id) AS h FROM observations GROUP BY h HAVING count(*) > 1), "
-                        "ids AS (SELECT obs_id FROM observations WHERE hash(obs_id) IN (SELECT h FROM h) "
+    found = con.execute(f"WITH every AS ({every}), "
+                        "h AS (SELECT hash(obs_id) AS h FROM every GROUP BY h HAVING count(*) > 1), "
+                        "ids AS (SELECT obs_id FROM every WHERE hash(obs_id) IN (SELECT h FROM h) "
                         "GROUP BY obs_id HAVING count(*) > 1) "
-                        "SELECT obs_id, rowid, ingest_row FROM observations WHERE obs_id IN (SELECT obs_id FROM ids)"
+                        "SELECT obs_id, t, r, ingest_row FROM every WHERE obs_id IN (SELECT obs_id FROM ids)"
                         ).fetchall()
     if not found:
         return
-    starts = [s for s, _ in spans]
-    # each file's rows have a contiguous range of rowids (files are appended one after another); within a
-    # file the bulk route's parallel insert need not keep line order, so "first" is by line
-    found = sorted((obs_id, bisect.bisect_right(starts, rowid) - 1, line if line is not None else -1, rowid)
-                   for obs_id, rowid, line in found)
+
+    def file_of(t: int, rowid: int) -> int:
+        # a bulk table holds one file; in `observations` files are appended one after another, each a
+        # contiguous range of rowids (within a bulk file the parallel insert need not keep line order, so
+        # "first" is by line)
+        return next(i for i, (table, start, end) in enumerate(spans)
+                    if table == tables[t] and (table != "observations" or start <= rowid < end))
+
+    found = sorted((obs_id, file_of(t, rowid), line if line is not None else -1, t, rowid)
+                   for obs_id, t, rowid, line in found)
     per_file: dict[tuple[int, str], int] = {}
-    later = []
+    later: dict[int, list[int]] = {}
     previous = None
-    for obs_id, i, _, rowid in found:
+    for obs_id, i, _, t, rowid in found:
         per_file[(i, obs_id)] = per_file.get((i, obs_id), 0) + 1
         if obs_id == previous:
-            later.append(rowid)
+            later.setdefault(t, []).append(rowid)
         previous = obs_id
     for (i, _), n in per_file.items():
         if n > 1:
             files[i]["duplicate_ids"] = files[i].get("duplicate_ids", 0) + n
-    con.register("_later", pd.DataFrame({"r": later}))
-    con.execute("DELETE FROM observations WHERE rowid IN (SELECT r FROM _later)").fetchall()
-    con.unregister("_later")
+    for t, rowids in later.items():
+        con.register("_later", pd.DataFrame({"r": rowids}))
+        con.execute(f"DELETE FROM {_q(tables[t])} WHERE rowid IN (SELECT r FROM _later)").fetchall()
+        con.unregister("_later")
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def ingest(paths: list[Path], *, bulk_min_bytes: int | None = None) -> Ingested:

@@ -26,8 +26,8 @@ def routes(monkeypatch):
     taken: list[str] = []
     real = bulk.load
 
-    def spy(con, scan, reader, body=None):
-        out = real(con, scan, reader, body)
+    def spy(con, scan, reader, body=None, **kw):
+        out = real(con, scan, reader, body, **kw)
         if out is not None:
             taken.append(scan.path.name)
         return out
@@ -184,3 +184,33 @@ def test_odd_quotes_matches_its_definition_on_random_text_and_across_chunks():
         # line break (a harmless false alarm: the exact route), but a real case is never missed
         if _odd_quotes_by_definition(data):
             assert bulk._odd_quotes(data[:cut], b"") or bulk._odd_quotes(data[cut:], data[:cut][-4:]), (data, cut)
+
+
+def test_bulk_rows_are_stored_once_per_varying_column_and_read_through_a_view(tmp_path):
+    """A bulk file's rows sit in a table of their own with only the columns that vary; `observations` is a
+    view with the canonical columns and types over them and the other rows; the next ingest replaces it."""
+    import duckdb
+
+    from pipeline import schema, warehouse
+
+    big = tmp_path / "acled_edge.csv"
+    big.write_text(EDGE, encoding="utf-8")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ingest.ingest_into(con, [ingest.DEFAULT_FILES[0], big], bulk_min_bytes=0)
+    kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
+    assert kinds["observations"] == "VIEW"
+    assert warehouse.observation_tables(con) == [warehouse.EXACT_TABLE, f"{warehouse.BULK_PREFIX}1"]
+    described = con.execute("DESCRIBE observations").fetchall()
+    assert [(r[0], r[1]) for r in described] == [(n, ddb) for n, (_, ddb, _) in schema.COLUMNS.items()]
+    stored = {r[0] for r in con.execute(f"DESCRIBE {warehouse.BULK_PREFIX}1").fetchall()}
+    assert {"obs_id", "value_best", "period_start", "ingest_row", "notes"} <= stored
+    assert not stored & {"source_id", "source_url", "metric", "unit", "ingest_file", "ingest_sha256", "origin_iso3"}
+    rows = con.execute("SELECT DISTINCT source_id, metric, ingest_file FROM observations WHERE source_id = 'acled'"
+                       ).fetchall()
+    assert rows == [("acled", "killed", "acled_edge.csv")]
+    # the same warehouse ingested again with small files only: a plain table, nothing left over
+    ingest.ingest_into(con, [ingest.DEFAULT_FILES[0]])
+    kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
+    assert kinds["observations"] == "BASE TABLE"
+    assert not [n for n in kinds if n.startswith(warehouse.BULK_PREFIX) or n == warehouse.EXACT_TABLE]
+    con.close()

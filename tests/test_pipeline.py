@@ -115,8 +115,8 @@ def test_build_takes_large_csvs_by_the_bulk_route_through_dagster(isolated, monk
     taken = []
     real = bulk.load
 
-    def spy(con, scan, reader, body=None):
-        out = real(con, scan, reader, body)
+    def spy(con, scan, reader, body=None, **kw):
+        out = real(con, scan, reader, body, **kw)
         taken.append((scan.path.name, out is not None))
         return out
 

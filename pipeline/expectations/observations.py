@@ -223,9 +223,13 @@ def _sample(con, table: str, rows: int) -> None:
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _gx_sample AS SELECT t.* FROM {table} AS t JOIN ({keys}) AS k "
                     "ON t.rowid = k._row ORDER BY k._hash, k._id, k._row")
-    except duckdb.BinderException:  # a view has no rowid: sort it whole
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _gx_sample AS SELECT * FROM {table} "
-                    f"ORDER BY hash(obs_id), obs_id LIMIT {int(rows)}")
+    except duckdb.BinderException:
+        # a view has no rowid (observations over per-file tables): the sample's highest hash is found from
+        # the hashes alone, then only the rows at or below it are read whole (ties by file and line)
+        limit = con.execute(f"SELECT max(h) FROM (SELECT hash(obs_id) AS h FROM {table} ORDER BY h "
+                            f"LIMIT {int(rows)})").fetchall()[0][0]
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _gx_sample AS SELECT * FROM {table} WHERE hash(obs_id) <= ? "
+                    f"ORDER BY hash(obs_id), obs_id, ingest_file, ingest_row LIMIT {int(rows)}", [limit])
 
 
 def _gx_on_sample(frame: pd.DataFrame, gx_rules: list[Rule]):

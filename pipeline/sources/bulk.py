@@ -222,9 +222,10 @@ class _Unusual(Exception):
     """Found while mapping: the file must take the exact route (nothing has been written yet)."""
 
 
-def load(con, scan: Prescan, reader, body=None) -> dict | None:
+def load(con, scan: Prescan, reader, body=None, table: str | None = None) -> dict | None:
     """The whole bulk route for one file whose reader has `bulk_spec`; None: take the exact route.
-    body: a future of scan_body(scan.path) (started by the caller so it overlaps DuckDB's parse)."""
+    body: a future of scan_body(scan.path) (started by the caller so it overlaps DuckDB's parse).
+    table: store the rows there (see finalize_sql) instead of appending them to `observations`."""
     wanted = getattr(reader, "BULK_COLUMNS", None)
     try:
         loaded = load_raw(con, scan, wanted)
@@ -240,7 +241,7 @@ def load(con, scan: Prescan, reader, body=None) -> dict | None:
         spec, fmt = reader.bulk_spec(ctx)
         read = [c for c in (scan.header if wanted is None else wanted) if c in scan.header]
         return finalize_sql(con, ctx, spec, fmt=fmt, scan=scan, raw="_bulk_raw_lines", rows_read=rows,
-                            first_line=first_line, blank=blank_row(read))
+                            first_line=first_line, blank=blank_row(read), table=table)
     except _Unusual:
         return None
     finally:
@@ -404,9 +405,11 @@ def _series(frame: pd.DataFrame, i: int = 0) -> pd.Series:
 
 
 def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw: str, rows_read: int,
-                 first_line: int = 2, blank: str = "FALSE") -> dict:
-    """base.finalize over the reader's SQL mapping; appends good rows to `observations` and set-aside rows
-    to `rejected_observations` (both must exist). Returns the file's counts for `ingest_files`.
+                 first_line: int = 2, blank: str = "FALSE", table: str | None = None) -> dict:
+    """base.finalize over the reader's SQL mapping; appends set-aside rows to `rejected_observations` and
+    good rows to `observations` (both must exist), or, given `table`, stores them in that new table, only
+    their varying columns, and returns in "branch" the SELECT that gives them as canonical rows. Returns
+    the file's counts for `ingest_files`.
     blank: SQL for a row the exact route would drop as blank; any such row raises _Unusual before
     anything is written."""
 
@@ -554,13 +557,23 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
         else:
             out.append(f"CAST({T[c]} AS VARCHAR)")
     body = f"FROM {frm} {' '.join(_join(lk, prefix) for lk in _referenced(out, lookups))}"
-    insert = (f"INSERT INTO observations SELECT {', '.join(out)} {body} "
-              + ("WHERE r.line NOT IN (SELECT line FROM _bulk_rejected)" if rejected else ""))
+    where = "WHERE r.line NOT IN (SELECT line FROM _bulk_rejected)" if rejected else ""
     # the rows need no order in the table (ingest_row keeps the line): without it DuckDB inserts in parallel
     keep_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = false").fetchall()
     try:
-        con.execute(insert).fetchall()
+        if table is None:
+            con.execute(f"INSERT INTO observations SELECT {', '.join(out)} {body} {where}").fetchall()
+            branch = None
+        else:
+            # only the columns that vary are stored; the view gives the constants (warehouse.EXACT_TABLE)
+            types = {n: ddb for n, (_, ddb, _) in schema.COLUMNS.items()}
+            stored = [(c, e) for c, e in zip(schema.COLUMN_NAMES, out) if not _is_literal(e)]
+            con.execute(f"CREATE OR REPLACE TABLE {q(table)} AS SELECT "
+                        f"{', '.join(f'CAST({e} AS {types[c]}) AS {q(c)}' for c, e in stored)} {body} {where}").fetchall()
+            varying = {c for c, _ in stored}
+            branch = "SELECT " + ", ".join(q(c) if c in varying else f"CAST({e} AS {types[c]}) AS {q(c)}"
+                                           for c, e in zip(schema.COLUMN_NAMES, out)) + f" FROM {q(table)}"
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if keep_order else 'false'}").fetchall()
     _debug("insert", t0)
@@ -568,7 +581,23 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
         con.execute(f"DROP TABLE IF EXISTS {prefix}{lk.alias}").fetchall()
     con.execute("DROP TABLE IF EXISTS _bulk_rejected").fetchall()
     return {"file": name, "format": fmt, "rows_read": rows_read, "rows_accepted": rows_read - len(rejected),
-            "rows_rejected": len(rejected), "error": None, "sha256": scan.sha256}
+            "rows_rejected": len(rejected), "error": None, "sha256": scan.sha256, "table": table, "branch": branch}
+
+
+_LITERAL = re.compile(r"(?:NULL|TRUE|FALSE|'(?:[^']|'')*'|DATE '\d{4}-\d{2}-\d{2}'|-?\d+(?:\.\d+)?(?:e-?\d+)?"
+                      r"|CAST\((?:NULL|'(?:[^']|'')*'|-?\d+(?:\.\d+)?(?:e-?\d+)?) AS (?:VARCHAR|DOUBLE|DATE|BIGINT)\))",
+                      re.S | re.I)
+
+
+def _is_literal(expr: str) -> bool:
+    """A constant made by lit/_literal (possibly inside CASTs): the same for every row of the file."""
+    e = expr.strip()
+    while True:
+        m = re.fullmatch(r"CAST\((.*) AS (?:VARCHAR|DOUBLE|DATE|BIGINT)\)", e, re.S | re.I)
+        if not m or _LITERAL.fullmatch(e):
+            break
+        e = m.group(1).strip()
+    return _LITERAL.fullmatch(e) is not None
 
 
 def _reject(con, name, fmt, sha256, frm, lookups, prefix, pre, cases, pre_idx, fault, blank="FALSE") -> list[int]:
