@@ -215,17 +215,18 @@ def blank_row(columns: list[str], table: str = "r") -> str:
         return "TRUE"
     cells = [f"{table}.{q(c)}" for c in columns]
     maybe = " AND ".join(f"({c} IS NULL OR ord({c}) <= 32 OR ord({c}) >= 133)" for c in cells)
-    return f"(({maybe}) AND {' AND '.join(f'{clean(c)} IS NULL' for c in cells)})"
+    # a CASE, not AND: in a select list DuckDB evaluates both sides of an AND for every row (13 s a file)
+    return f"(CASE WHEN {maybe} THEN {' AND '.join(f'{clean(c)} IS NULL' for c in cells)} ELSE FALSE END)"
 
 
 class _Unusual(Exception):
     """Found while mapping: the file must take the exact route (nothing has been written yet)."""
 
 
-def load(con, scan: Prescan, reader, body=None, table: str | None = None) -> dict | None:
+def load(con, scan: Prescan, reader, body=None, table: str = "observations_bulk") -> dict | None:
     """The whole bulk route for one file whose reader has `bulk_spec`; None: take the exact route.
     body: a future of scan_body(scan.path) (started by the caller so it overlaps DuckDB's parse).
-    table: store the rows there (see finalize_sql) instead of appending them to `observations`."""
+    table: the new table for the file's rows (see finalize_sql)."""
     wanted = getattr(reader, "BULK_COLUMNS", None)
     try:
         loaded = load_raw(con, scan, wanted)
@@ -241,7 +242,7 @@ def load(con, scan: Prescan, reader, body=None, table: str | None = None) -> dic
         spec, fmt = reader.bulk_spec(ctx)
         read = [c for c in (scan.header if wanted is None else wanted) if c in scan.header]
         return finalize_sql(con, ctx, spec, fmt=fmt, scan=scan, raw="_bulk_raw_lines", rows_read=rows,
-                            first_line=first_line, blank=blank_row(read), table=table)
+                            table=table, first_line=first_line, blank=blank_row(read))
     except _Unusual:
         return None
     finally:
@@ -405,11 +406,11 @@ def _series(frame: pd.DataFrame, i: int = 0) -> pd.Series:
 
 
 def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw: str, rows_read: int,
-                 first_line: int = 2, blank: str = "FALSE", table: str | None = None) -> dict:
-    """base.finalize over the reader's SQL mapping; appends set-aside rows to `rejected_observations` and
-    good rows to `observations` (both must exist), or, given `table`, stores them in that new table, only
-    their varying columns, and returns in "branch" the SELECT that gives them as canonical rows. Returns
-    the file's counts for `ingest_files`.
+                 table: str, first_line: int = 2, blank: str = "FALSE") -> dict:
+    """base.finalize over the reader's SQL mapping; appends set-aside rows to `rejected_observations` (it
+    must exist) and stores the good rows in the new table `table`, only their varying columns; returns
+    the file's counts for `ingest_files`, and in "branch" the SELECT that gives the rows as canonical
+    observations (their constant columns as literals).
     blank: SQL for a row the exact route would drop as blank; any such row raises _Unusual before
     anything is written."""
 
@@ -524,17 +525,6 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
     pre_idx = ("CASE " + " ".join(f"WHEN ({p[0]}) IS TRUE THEN {i}" for i, p in enumerate(pre)) + " END") \
         if pre else "CAST(NULL AS INTEGER)"
     name = scan.path.name
-    # the rejection query joins only the lookups the rules and the values they show read
-    rejected = _reject(con, name, fmt, scan.sha256, frm, lookups, prefix, pre, cases, pre_idx, fault, blank)
-    # the rows just set aside are exactly those the insert leaves out: an anti-join on their lines costs
-    # less than the rules' CASE over every row again
-    con.execute("CREATE OR REPLACE TEMP TABLE _bulk_rejected AS SELECT line FROM rejected_observations "
-                "WHERE false").fetchall()
-    if rejected:
-        con.register("_bulk_rejected_frame", pd.DataFrame({"line": rejected}))
-        con.execute("INSERT INTO _bulk_rejected SELECT line FROM _bulk_rejected_frame").fetchall()
-        con.unregister("_bulk_rejected_frame")
-    t0 = _debug("rejections", t0)
     out = []
     for c in schema.COLUMN_NAMES:
         if c == "obs_id":
@@ -556,30 +546,46 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
             out.append(Q)
         else:
             out.append(f"CAST({T[c]} AS VARCHAR)")
-    body = f"FROM {frm} {' '.join(_join(lk, prefix) for lk in _referenced(out, lookups))}"
-    where = "WHERE r.line NOT IN (SELECT line FROM _bulk_rejected)" if rejected else ""
+    # only the columns that vary are stored; the view gives the constants (warehouse.EXACT_TABLE). Every
+    # row is stored with its first fault, if any, in the same pass; the few set-aside rows are then
+    # described (the rule's column, message and value), recorded and deleted.
+    types = {n: ddb for n, (_, ddb, _) in schema.COLUMNS.items()}
+    stored = [(c, e) for c, e in zip(schema.COLUMN_NAMES, out) if not _is_literal(e)]
+    body = f"FROM {frm} {' '.join(_join(lk, prefix) for lk in _referenced(out + [pre_idx, fault], lookups))}"
     # the rows need no order in the table (ingest_row keeps the line): without it DuckDB inserts in parallel
     keep_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = false").fetchall()
     try:
-        if table is None:
-            con.execute(f"INSERT INTO observations SELECT {', '.join(out)} {body} {where}").fetchall()
-            branch = None
-        else:
-            # only the columns that vary are stored; the view gives the constants (warehouse.EXACT_TABLE)
-            types = {n: ddb for n, (_, ddb, _) in schema.COLUMNS.items()}
-            stored = [(c, e) for c, e in zip(schema.COLUMN_NAMES, out) if not _is_literal(e)]
-            con.execute(f"CREATE OR REPLACE TABLE {q(table)} AS SELECT "
-                        f"{', '.join(f'CAST({e} AS {types[c]}) AS {q(c)}' for c, e in stored)} {body} {where}").fetchall()
-            varying = {c for c, _ in stored}
-            branch = "SELECT " + ", ".join(q(c) if c in varying else f"CAST({e} AS {types[c]}) AS {q(c)}"
-                                           for c, e in zip(schema.COLUMN_NAMES, out)) + f" FROM {q(table)}"
+        con.execute(f"CREATE OR REPLACE TABLE {q(table)} AS SELECT "
+                    f"{', '.join(f'CAST({e} AS {types[c]}) AS {q(c)}' for c, e in stored)}, "
+                    f"{pre_idx} AS _pre, {fault} AS _fault, {blank} AS _blank {body}").fetchall()
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if keep_order else 'false'}").fetchall()
-    _debug("insert", t0)
+    t0 = _debug("insert", t0)
+    flagged = con.execute(f"SELECT ingest_row, _blank FROM {q(table)} "
+                          "WHERE _pre IS NOT NULL OR _fault IS NOT NULL OR _blank").fetchall()
+    if any(b for _, b in flagged):
+        con.execute(f"DROP TABLE {q(table)}").fetchall()
+        raise _Unusual("a row of blank cells")
+    rejected: list[int] = []
+    if flagged:
+        con.register("_bulk_flagged", pd.DataFrame({"line": [line for line, _ in flagged]}))
+        try:
+            only = f"(SELECT * FROM {raw} WHERE line >= {first_line} AND line IN (SELECT line FROM _bulk_flagged)) AS r"
+            rejected = _reject(con, name, fmt, scan.sha256, only, lookups, prefix, pre, cases, pre_idx, fault)
+            if sorted(rejected) != sorted(line for line, _ in flagged):
+                raise RuntimeError(f"{name}: the rows set aside differ between two passes of the same rules")
+            con.execute(f"DELETE FROM {q(table)} WHERE ingest_row IN (SELECT line FROM _bulk_flagged)").fetchall()
+        finally:
+            con.unregister("_bulk_flagged")
+    for flag in ("_pre", "_fault", "_blank"):
+        con.execute(f"ALTER TABLE {q(table)} DROP COLUMN {flag}").fetchall()
+    varying = {c for c, _ in stored}
+    branch = "SELECT " + ", ".join(q(c) if c in varying else f"CAST({e} AS {types[c]}) AS {q(c)}"
+                                   for c, e in zip(schema.COLUMN_NAMES, out)) + f" FROM {q(table)}"
+    _debug("rejections", t0)
     for lk in lookups:
         con.execute(f"DROP TABLE IF EXISTS {prefix}{lk.alias}").fetchall()
-    con.execute("DROP TABLE IF EXISTS _bulk_rejected").fetchall()
     return {"file": name, "format": fmt, "rows_read": rows_read, "rows_accepted": rows_read - len(rejected),
             "rows_rejected": len(rejected), "error": None, "sha256": scan.sha256, "table": table, "branch": branch}
 
@@ -600,10 +606,9 @@ def _is_literal(expr: str) -> bool:
     return _LITERAL.fullmatch(e) is not None
 
 
-def _reject(con, name, fmt, sha256, frm, lookups, prefix, pre, cases, pre_idx, fault, blank="FALSE") -> list[int]:
-    """Append the file's set-aside rows to rejected_observations (file, line, column, rule, message,
-    value); one per row, at its first fault (a reader's own rule first). Returns their lines. Raises
-    _Unusual, having written nothing, if a row is `blank` (the same pass over the rows finds both)."""
+def _reject(con, name, fmt, sha256, frm, lookups, prefix, pre, cases, pre_idx, fault) -> list[int]:
+    """Append the set-aside rows among `frm` to rejected_observations (file, line, column, rule, message,
+    value); one per row, at its first fault (a reader's own rule first). Returns their lines."""
     values = [f"CAST({c[4]} AS VARCHAR)" for c in cases]
     pre_values = [f"CAST({p[4]} AS VARCHAR)" for p in pre]
     pre_messages = [f"CAST({p[3]} AS VARCHAR)" for p in pre]
@@ -615,15 +620,13 @@ def _reject(con, name, fmt, sha256, frm, lookups, prefix, pre, cases, pre_idx, f
     exprs = [pre_idx, fault, *values, *pre_values, *pre_messages]
     rows = con.execute(
         f"SELECT * FROM (SELECT r.line, {pre_idx} AS _pre, {fault} AS _fault, {pick(pre_idx, pre_messages)} AS _pm, "
-        f"{pick(pre_idx, pre_values)} AS _pv, {pick(fault, values)} AS _shown, {blank} AS _blank "
+        f"{pick(pre_idx, pre_values)} AS _pv, {pick(fault, values)} AS _shown "
         f"FROM {frm} {' '.join(_join(lk, prefix) for lk in _referenced(exprs, lookups))}) "
-        "WHERE _pre IS NOT NULL OR _fault IS NOT NULL OR _blank").fetchall()
-    if any(r[-1] for r in rows):
-        raise _Unusual("a row of blank cells")
+        "WHERE _pre IS NOT NULL OR _fault IS NOT NULL").fetchall()
     if not rows:
         return []
     out = []
-    for line, p, f, pm, pv, shown, _ in rows:
+    for line, p, f, pm, pv, shown in rows:
         if p is not None:
             out.append((name, line, pre[p][1], pre[p][2], pm, None if pv is None else pv[:200], fmt, sha256))
         else:
