@@ -3,11 +3,14 @@
 -- fully covered by daily figures), and the days each wave took to pass 100,000, 500,000 and 900,000.
 CREATE OR REPLACE TABLE displacement_peaks AS
 WITH windows AS (
+    -- pace has one row per place, unit and date, so a window of n rows that spans n days is the n days
+    -- ending on `date`, each with a figure: frames counted in rows cost far less than frames of dates
     SELECT p.*, k.window_days,
         sum(p.people_best) OVER (PARTITION BY p.place, p.unit, p.wave_id, k.window_days ORDER BY p.date
-            RANGE BETWEEN (k.window_days - 1) * INTERVAL 1 DAY PRECEDING AND CURRENT ROW) AS window_total,
-        count(*) OVER (PARTITION BY p.place, p.unit, p.wave_id, k.window_days ORDER BY p.date
-            RANGE BETWEEN (k.window_days - 1) * INTERVAL 1 DAY PRECEDING AND CURRENT ROW) AS window_count
+            ROWS BETWEEN k.window_days - 1 PRECEDING AND CURRENT ROW) AS window_total,
+        CASE WHEN p.date - lag(p.date, k.window_days - 1) OVER (PARTITION BY p.place, p.unit, p.wave_id,
+                k.window_days ORDER BY p.date) = k.window_days - 1
+            THEN k.window_days END AS window_count
     FROM displacement_pace AS p
     CROSS JOIN (VALUES (1), (4), (7), (30)) AS k(window_days)
     WHERE p.wave_id IS NOT NULL
