@@ -132,6 +132,8 @@ def _drop_repeats(con, files: list[dict], spans: list[tuple[str, int, int]]) -> 
 
     spans: per file, the table holding its rows (`observations`, or the file's own bulk table) and the
     range of rowids they took there."""
+    from pipeline.sources.bulk import q as _q
+
     tables = list(dict.fromkeys(t for t, _, _ in spans))
     every = " UNION ALL ".join(f"SELECT obs_id, {k} AS t, rowid AS r, ingest_row FROM {_q(t)}"
                                for k, t in enumerate(tables))
@@ -170,10 +172,6 @@ def _drop_repeats(con, files: list[dict], spans: list[tuple[str, int, int]]) -> 
         con.register("_later", pd.DataFrame({"r": rowids}))
         con.execute(f"DELETE FROM {_q(tables[t])} WHERE rowid IN (SELECT r FROM _later)").fetchall()
         con.unregister("_later")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def ingest(paths: list[Path], *, bulk_min_bytes: int | None = None) -> Ingested:

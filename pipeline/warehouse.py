@@ -56,12 +56,18 @@ EXACT_TABLE = "observations_exact"
 BULK_PREFIX = "observations_bulk_"
 
 
+def _stored_tables(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """observations, observations_exact and observations_bulk_<n> as they exist: name -> table type."""
+    found = run(con, "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = current_schema() "
+                     "AND (table_name = 'observations' OR table_name = ? OR starts_with(table_name, ?))",
+                [EXACT_TABLE, BULK_PREFIX])
+    return {name: kind for name, kind in found
+            if not name.startswith(BULK_PREFIX) or name[len(BULK_PREFIX):].isdigit()}
+
+
 def observation_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The tables that hold the observations: `observations` itself, or the tables its view reads."""
-    found = {name: kind for name, kind in run(
-        con, "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = current_schema() "
-             "AND (table_name = 'observations' OR table_name = ? OR starts_with(table_name, ?))",
-        [EXACT_TABLE, BULK_PREFIX])}
+    found = _stored_tables(con)
     if found.get("observations") == "BASE TABLE":
         return ["observations"]
     bulk = sorted((n for n in found if n.startswith(BULK_PREFIX)), key=lambda n: int(n[len(BULK_PREFIX):]))
@@ -70,14 +76,10 @@ def observation_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def create_base_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Empty `observations` (a table) and `rejected_observations`, replacing any before (a view over
-    per-file tables included)."""
-    kinds = dict(run(con, "SELECT table_name, table_type FROM information_schema.tables "
-                          "WHERE table_schema = current_schema() AND table_name = 'observations'"))
-    if kinds.get("observations") == "VIEW":
-        run(con, "DROP VIEW observations")
-    for name in observation_tables(con):
-        if name != "observations":
-            run(con, f"DROP TABLE {name}")
+    per-file tables included, and per-file tables a failed run left behind)."""
+    for name, kind in _stored_tables(con).items():
+        if name != "observations" or kind == "VIEW":
+            run(con, f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {name}")
     run(con, schema.duckdb_ddl("observations"))
     run(con, "CREATE OR REPLACE TABLE rejected_observations (file VARCHAR, line BIGINT, column_name VARCHAR, "
              "rule VARCHAR, message VARCHAR, value VARCHAR, format VARCHAR, ingest_sha256 VARCHAR)")
