@@ -5,6 +5,10 @@ strings: about 8 us per row, so a 5-million-row ACLED export took most of a minu
 DuckDB parses the file in parallel into a temporary table, the reader states its mapping as SQL
 expressions, and `finalize_sql` applies base.finalize's row rules as one SQL CASE, in finalize's order,
 so each rejected row is reported once, at its first fault, with the same column, rule, message and value.
+The rows are stored in one pass, each with its first fault; the few faulty ones are then described,
+recorded in rejected_observations and deleted. Each file's rows go into a table of their own holding only
+the columns that vary; `observations` becomes a view that gives each file's constant columns once
+(pipeline/warehouse.py): DuckDB writes a column of one repeated value about as slowly as any other.
 
 What stays in Python is only what depends on Python's own semantics (pandas' number and date parsing,
 qualifier words, regular expressions with Unicode classes, country names): those run once per distinct
@@ -12,9 +16,9 @@ value (`Context.lookup`) over the few thousand distinct values a column holds, a
 tests/test_bulk.py checks, file by file, that both routes give the same observations and rejections.
 
 A file takes this route only when DuckDB's reading is known to agree with the exact route's:
-`prescan` streams it once (its sha256, its line count) and refuses anything unusual (compressed,
-UTF-16, blank or comma-led lines, over-long lines, a space around a quote, a header DuckDB would read
-differently); after parsing, the row count must equal the line count, so no quoted field spans lines
+`prescan` reads its head and refuses anything unusual (compressed, UTF-16, a header DuckDB would read
+differently), `scan_body` streams it once beside the parse (its sha256, its line count, no space around
+a quote), a row of blank cells sends it back; after parsing, the row count must equal the line count, so no quoted field spans lines
 and line numbers are simply row order. Anything else goes the exact route, with its exact line numbers.
 """
 
@@ -238,9 +242,9 @@ def load(con, scan: Prescan, reader, body=None, table: str = "observations_bulk"
         parsed = rows + (first_line - 2)
         if parsed != scan.lines - 1:  # a quoted field spanning lines: line numbers are not row order
             return None
-        ctx = Context(columns={c for c in (scan.header if wanted is None else wanted) if c in scan.header})
-        spec, fmt = reader.bulk_spec(ctx)
         read = [c for c in (scan.header if wanted is None else wanted) if c in scan.header]
+        ctx = Context(columns=set(read))
+        spec, fmt = reader.bulk_spec(ctx)
         return finalize_sql(con, ctx, spec, fmt=fmt, scan=scan, raw="_bulk_raw_lines", rows_read=rows,
                             table=table, first_line=first_line, blank=blank_row(read))
     except _Unusual:
