@@ -54,26 +54,49 @@ def ingest_into(con, paths: list[Path], *, bulk_min_bytes: int | None = None) ->
     from pipeline.warehouse import create_base_tables
 
     create_base_tables(con)
-    files, spans = [], []  # spans: the table of each file's observations and their rowids there
-    # while DuckDB parses a large file, a thread hashes it and counts its lines (without the GIL)
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-body")
-    for i, path in enumerate(paths):
-        start = _next_rowid(con)
+    # each file's route, from its head: a large plain CSV whose reader has a bulk mapping goes to DuckDB;
+    # the others are read in pandas (one core, holding the GIL), one file ahead in a thread while
+    # DuckDB works on the bulk files (which releases it), and stored in their turn
+    plan = []
+    for path in paths:
         scan = bulk.prescan(path, min_bytes=bulk_min_bytes)
-        summary = None
+        reader = None
         if scan is not None:
             try:
                 reader = detect(bulk.sniff_of(scan))
             except InputError:
                 reader = None  # the exact route gives the message
-            if reader is not None and hasattr(reader, "bulk_spec"):
+        plan.append((path, scan, reader if reader is not None and hasattr(reader, "bulk_spec") else None))
+    exact_next = [i for i, (_, _, reader) in enumerate(plan) if reader is None]
+    ahead: dict[int, object] = {}
+    reading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exact-read")
+
+    def read_ahead() -> None:
+        if exact_next and not ahead:
+            i = exact_next.pop(0)
+            ahead[i] = reading.submit(_read, plan[i][0], read_path)
+
+    read_ahead()
+    files, spans = [], []  # spans: the table of each file's observations and their rowids there
+    # while DuckDB parses a large file, a thread hashes it and counts its lines (without the GIL)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-body")
+    try:
+        for i, (path, scan, reader) in enumerate(plan):
+            start = _next_rowid(con)
+            summary = None
+            if reader is not None:
                 summary = bulk.load(con, scan, reader, pool.submit(bulk.scan_body, path),
                                     table=f"{warehouse.BULK_PREFIX}{i}")
-        if summary is None:
-            summary = _exact(con, path, read_path)
-        files.append(summary)
-        spans.append((summary.get("table") or "observations", start, _next_rowid(con)))
-    pool.shutdown()
+            if summary is None:
+                future = ahead.pop(i, None)
+                outcome = future.result() if future is not None else _read(path, read_path)
+                read_ahead()
+                summary = _exact(con, path, outcome)
+            files.append(summary)
+            spans.append((summary.get("table") or "observations", start, _next_rowid(con)))
+    finally:
+        reading.shutdown(cancel_futures=True)
+        pool.shutdown(cancel_futures=True)
     _drop_repeats(con, files, spans)
     branches = [f["branch"] for f in files if f.get("branch")]
     if branches:  # the view over the exact route's rows and each bulk file's own table
@@ -90,11 +113,18 @@ def _next_rowid(con) -> int:
     return con.execute("SELECT coalesce(max(rowid), -1) + 1 FROM observations").fetchall()[0][0]
 
 
-def _exact(con, path: Path, read_path) -> dict:
-    """One file by its reader in pandas; its rows appended to the warehouse tables."""
+def _read(path: Path, read_path) -> ReadResult | InputError:
+    """The exact route's reading of one file: its ReadResult, or the InputError that says why not."""
     try:
-        result: ReadResult = read_path(path)
+        return read_path(path)
     except InputError as exc:
+        return exc
+
+
+def _exact(con, path: Path, outcome: ReadResult | InputError) -> dict:
+    """One file read by its reader in pandas (`_read`): its rows appended to the warehouse tables."""
+    if isinstance(outcome, InputError):
+        exc = outcome
         # a table rule, not a row rule: the blocking check fails on it (pipeline/expectations/ingest_files.py)
         rule = "missing_column" if "missing" in str(exc) and "column" in str(exc) else "unreadable"
         _append(con, "rejected_observations", pd.DataFrame([{
@@ -102,6 +132,7 @@ def _exact(con, path: Path, read_path) -> dict:
             "format": None, "ingest_sha256": None}], columns=REJECTED_COLUMNS).astype({"line": "Int64"}))
         return {"file": path.name, "format": None, "rows_read": 0, "rows_accepted": 0, "rows_rejected": 0,
                 "error": str(exc), "sha256": None, "duplicate_ids": 0}
+    result = outcome
     obs = result.observations
     # the reader hashed the file already (every observation carries it): hash it again only if none
     sha = str(obs["ingest_sha256"].iloc[0]) if len(obs) else schema.file_sha256(path)

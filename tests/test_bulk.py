@@ -216,3 +216,18 @@ def test_bulk_rows_are_stored_once_per_varying_column_and_read_through_a_view(tm
     assert kinds["observations"] == "BASE TABLE"
     assert not [n for n in kinds if n.startswith(warehouse.BULK_PREFIX) or n == warehouse.EXACT_TABLE]
     con.close()
+
+
+def test_files_read_ahead_are_stored_in_their_turn(tmp_path, routes):
+    """The exact route's files are read one ahead in a thread while DuckDB works on the bulk files: the
+    result is the same, file by file and in order, an unreadable file included."""
+    big = tmp_path / "a_acled.csv"
+    big.write_text(EDGE, encoding="utf-8")
+    broken = tmp_path / "b_broken.csv"
+    broken.write_bytes(b"\x00\x01 not a table \xff\n")
+    paths = [ingest.DEFAULT_FILES[0], big, broken, FIXTURES / "dtm_export_plain.csv"]
+    fast, exact, took = routes(paths)
+    assert took == ["a_acled.csv", "dtm_export_plain.csv"]
+    assert_same(fast, exact)
+    assert list(fast.files["file"]) == [p.name for p in paths]
+    assert fast.files.loc[2, "error"] and fast.files.loc[2, "rows_read"] == 0
