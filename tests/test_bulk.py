@@ -205,6 +205,10 @@ def test_bulk_rows_are_stored_once_per_varying_column_and_read_through_a_view(tm
     stored = {r[0] for r in con.execute(f"DESCRIBE {warehouse.BULK_PREFIX}1").fetchall()}
     assert {"obs_id", "value_best", "period_start", "ingest_row", "notes"} <= stored
     assert not stored & {"source_id", "source_url", "metric", "unit", "ingest_file", "ingest_sha256", "origin_iso3"}
+    # an exact figure is its own bounds: stored once, given three times
+    assert not stored & {"value_low", "value_high"}
+    assert con.execute("SELECT count(*) FROM observations WHERE source_id = 'acled' AND (value_low IS DISTINCT FROM "
+                       "value_best OR value_high IS DISTINCT FROM value_best)").fetchone()[0] == 0
     rows = con.execute("SELECT DISTINCT source_id, metric, ingest_file FROM observations WHERE source_id = 'acled'"
                        ).fetchall()
     assert rows == [("acled", "killed", "acled_edge.csv")]

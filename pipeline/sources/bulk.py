@@ -521,6 +521,13 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
     low = (f"coalesce({N['value_low']}, CASE WHEN {Q} IN ('exact', 'at_least', 'more_than') THEN {N['value_best']} "
            f"WHEN {Q} IN ('up_to', 'less_than') THEN 0.0 END)")
     high = f"coalesce({N['value_high']}, CASE WHEN {Q} IN ('exact', 'up_to', 'less_than') THEN {N['value_best']} END)"
+    qualifier = _constant(Q)
+    if qualifier is not _VARIES:  # the same bounds, worked out here: `exact` makes both the best figure
+        if N["value_low"] == "NULL":
+            low = N["value_best"] if qualifier in ("exact", "at_least", "more_than") else \
+                "CAST(0.0 AS DOUBLE)" if qualifier in ("up_to", "less_than") else "NULL"
+        if N["value_high"] == "NULL":
+            high = N["value_best"] if qualifier in ("exact", "up_to", "less_than") else "NULL"
     add(f"({low} > {N['value_best']}) OR ({N['value_best']} > {high})", "value_best", "bounds",
         "expected value_low <= value_best <= value_high", f"CAST({N['value_best']} AS VARCHAR)")
 
@@ -554,7 +561,19 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
     # row is stored with its first fault, if any, in the same pass; the few set-aside rows are then
     # described (the rule's column, message and value), recorded and deleted.
     types = {n: ddb for n, (_, ddb, _) in schema.COLUMNS.items()}
-    stored = [(c, e) for c, e in zip(schema.COLUMN_NAMES, out) if not _is_literal(e)]
+    same_as: dict[str, str] = {}  # a column whose expression another stored column has: stored once
+    stored = []
+    exprs = dict(zip(schema.COLUMN_NAMES, out))
+    # the figure itself first, so that its bounds, when equal to it, are stored as it
+    for c in sorted(schema.COLUMN_NAMES, key=lambda c: c != "value_best"):
+        e = exprs[c]
+        if _is_literal(e):
+            continue
+        twin = next((d for d, f in stored if f == e and types[d] == types[c]), None)
+        if twin is None:
+            stored.append((c, e))
+        else:
+            same_as[c] = twin
     body = f"FROM {frm} {' '.join(_join(lk, prefix) for lk in _referenced(out + [pre_idx, fault], lookups))}"
     # the rows need no order in the table (ingest_row keeps the line): without it DuckDB inserts in parallel
     keep_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
@@ -585,7 +604,8 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
     for flag in ("_pre", "_fault", "_blank"):
         con.execute(f"ALTER TABLE {q(table)} DROP COLUMN {flag}").fetchall()
     varying = {c for c, _ in stored}
-    branch = "SELECT " + ", ".join(q(c) if c in varying else f"CAST({e} AS {types[c]}) AS {q(c)}"
+    branch = "SELECT " + ", ".join(q(c) if c in varying else f"{q(same_as[c])} AS {q(c)}" if c in same_as
+                                   else f"CAST({e} AS {types[c]}) AS {q(c)}"
                                    for c, e in zip(schema.COLUMN_NAMES, out)) + f" FROM {q(table)}"
     _debug("rejections", t0)
     for lk in lookups:
