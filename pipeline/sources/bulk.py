@@ -589,6 +589,8 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
                           "WHERE _pre IS NOT NULL OR _fault IS NOT NULL OR _blank").fetchall()
     if any(b for _, b in flagged):
         con.execute(f"DROP TABLE {q(table)}").fetchall()
+        for lk in lookups:
+            con.execute(f"DROP TABLE IF EXISTS {prefix}{lk.alias}").fetchall()
         raise _Unusual("a row of blank cells")
     rejected: list[int] = []
     if flagged:
