@@ -589,8 +589,7 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
                           "WHERE _pre IS NOT NULL OR _fault IS NOT NULL OR _blank").fetchall()
     if any(b for _, b in flagged):
         con.execute(f"DROP TABLE {q(table)}").fetchall()
-        for lk in lookups:
-            con.execute(f"DROP TABLE IF EXISTS {prefix}{lk.alias}").fetchall()
+        _drop_lookups(con, lookups, prefix)
         raise _Unusual("a row of blank cells")
     rejected: list[int] = []
     if flagged:
@@ -610,10 +609,14 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
                                    else f"CAST({e} AS {types[c]}) AS {q(c)}"
                                    for c, e in zip(schema.COLUMN_NAMES, out)) + f" FROM {q(table)}"
     _debug("rejections", t0)
-    for lk in lookups:
-        con.execute(f"DROP TABLE IF EXISTS {prefix}{lk.alias}").fetchall()
+    _drop_lookups(con, lookups, prefix)
     return {"file": name, "format": fmt, "rows_read": rows_read, "rows_accepted": rows_read - len(rejected),
             "rows_rejected": len(rejected), "error": None, "sha256": scan.sha256, "table": table, "branch": branch}
+
+
+def _drop_lookups(con, lookups: list[Lookup], prefix: str) -> None:
+    for lk in lookups:
+        con.execute(f"DROP TABLE IF EXISTS {prefix}{lk.alias}").fetchall()
 
 
 _LITERAL = re.compile(r"(?:NULL|TRUE|FALSE|'(?:[^']|'')*'|DATE '\d{4}-\d{2}-\d{2}'|-?\d+(?:\.\d+)?(?:e-?\d+)?"
