@@ -235,3 +235,22 @@ def test_files_read_ahead_are_stored_in_their_turn(tmp_path, routes):
     assert_same(fast, exact)
     assert list(fast.files["file"]) == [p.name for p in paths]
     assert fast.files.loc[2, "error"] and fast.files.loc[2, "rows_read"] == 0
+
+
+def test_dtm_latest_round_same_both_ways_with_odd_round_numbers(tmp_path, routes):
+    """The latest round per unit, worked out by SQL on the bulk route: rounds that are not numbers ("nan",
+    blank, text) never count, a unit whose rounds are all such has no recommended row, "5.0" equals 5."""
+    header = (FIXTURES / "dtm_export_plain.csv").read_text(encoding="utf-8").splitlines()[0]
+    rows = []
+    for unit, rounds in (("HT0112", ["4", "5", "nan"]), ("HT0113", ["", "abc", "nan"]), ("HT0114", ["5.0", "5", " 3 "]),
+                         ("HT0115", ["7", "inf", "2"])):
+        for k, rnd in enumerate(rounds):
+            rows.append(f"{unit}{k},Countrywide monitoring,Haiti,HTI,Ouest,HT01,Delmas,{unit},2,{100 + k},"
+                        f"2023-12-{10 + k}T00:00:00,2023,12,{rnd},Conflict,1,1,Ouest,HT01,BA,Active")
+    path = tmp_path / "dtm_rounds.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    fast, exact, took = routes([path])
+    assert took == ["dtm_rounds.csv"]
+    assert_same(fast, exact)
+    recommended = fast.observations.loc[fast.observations["role"] == "recommended", "admin2_code"].tolist()
+    assert sorted(recommended) == ["HT0112", "HT0114", "HT0114", "HT0115"]
