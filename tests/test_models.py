@@ -21,6 +21,14 @@ def chosen_sum(con, place, start, end, unit="people"):
     ).fetchone()
 
 
+def figures_file(tmp_path, name: str, rows: list[str]) -> Path:
+    """A facts CSV of our own rows, with the embedded facts' header."""
+    header = ROOT_FIGURES.read_text(encoding="utf-8").splitlines()[0]
+    path = tmp_path / name
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
 def test_observations_hold_one_row_per_default_figure(default_warehouse):
     import csv
 
@@ -165,13 +173,11 @@ def test_gazetteer_maps_spellings_to_one_place_and_never_adds_a_place_to_its_reg
 
     from pipeline import ingest, warehouse
 
-    header = (ROOT_FIGURES.read_text(encoding="utf-8").splitlines()[0])
     rows = [
         "T1,test,displaced,flow,all,people,8000,exact,2019-08-17,2019-08-20,day,2019-08-21,SYR,,,معرة النعمان,,triangulation,Test,t,,",
         "T2,test,displaced,flow,all,people,4000,exact,2019-08-21,2019-08-22,day,2019-08-23,SYR,,,Ma'arrat an-Nu'man,,triangulation,Test,t,,",
     ]
-    extra = tmp_path / "aliases.csv"
-    extra.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    extra = figures_file(tmp_path, "aliases.csv", rows)
     result = ingest.ingest([ROOT_FIGURES, extra])
     con = duckdb.connect()
     warehouse.load_base_tables(con, result.observations, result.rejected)
@@ -209,13 +215,11 @@ def test_models_do_not_depend_on_the_order_observations_are_stored_in(tmp_path):
 
     from pipeline import ingest, warehouse
 
-    header = ROOT_FIGURES.read_text(encoding="utf-8").splitlines()[0]
     rows = [
         "T1,test,displaced,flow,all,people,4000,exact,2019-08-01,2019-08-04,day,2019-08-05,SYR,,,Testville,,recommended,Test,t,,",
         "T2,test,displaced,flow,all,people,8000,exact,2019-08-01,2019-08-04,day,2019-08-05,SYR,,,Testville,,recommended,Test,t,,",
     ]
-    extra = tmp_path / "ties.csv"
-    extra.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    extra = figures_file(tmp_path, "ties.csv", rows)
     result = ingest.ingest([ROOT_FIGURES, extra])
 
     def build(path, order_by: str):
@@ -252,14 +256,12 @@ def test_a_monthly_casualty_figure_is_one_row_even_if_its_place_name_has_two_lev
 
     from pipeline import ingest, warehouse
 
-    header = ROOT_FIGURES.read_text(encoding="utf-8").splitlines()[0]
     rows = [
         "K1,test,killed,flow,civilians,people,120,exact,2020-01-01,2020-01-31,month,2020-02-05,YEM,,Aden,,,recommended,Test,t,,",
         "K2,test,killed,flow,civilians,people,40,exact,2020-02-01,2020-02-29,month,2020-03-05,YEM,,,,,recommended,Test,t,,",
         "P1,test2,displaced,flow,all,people,500,exact,2020-02-03,2020-02-04,day,2020-02-05,YEM,,,YEM,,recommended,Test,t,,",
     ]
-    extra = tmp_path / "levels.csv"
-    extra.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    extra = figures_file(tmp_path, "levels.csv", rows)
     result = ingest.ingest([extra])
     con = duckdb.connect()
     warehouse.load_base_tables(con, result.observations, result.rejected)
