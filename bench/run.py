@@ -59,19 +59,14 @@ def validate_observations(con) -> bool:
     from pipeline import warehouse
     from pipeline.expectations import observations as suite
 
-    if hasattr(suite, "check"):  # rules compiled to DuckDB SQL over every row + GX on a sample
-        from pipeline.expectations import ingest_files
+    from pipeline.expectations import ingest_files
 
-        files = ingest_files.check(con)
-        results = [files, *suite.check(con, last_good_rows=warehouse.last_good_rows(con, suite.SUITE_NAME))]
-        for r in results:
-            warehouse.record_validation(con, r, "bench")
-        return bool(files.success and results[1].success)
-    frame = con.execute("SELECT * FROM observations ORDER BY obs_id").df()  # GX over the whole frame
-    result = suite.validate(frame)
-    del frame
-    warehouse.record_validation(con, result)
-    return bool(result.success)
+    # rules compiled to DuckDB SQL over every row, GX on a sample
+    files = ingest_files.check(con)
+    results = [files, *suite.check(con, last_good_rows=warehouse.last_good_rows(con, suite.SUITE_NAME))]
+    for r in results:
+        warehouse.record_validation(con, r, "bench")
+    return bool(files.success and results[1].success)
 
 
 def run_pipeline(work: Path) -> dict:
