@@ -4,24 +4,34 @@
 CREATE OR REPLACE TABLE displacement_peaks AS
 WITH windows AS (
     -- pace has one row per place, unit and date, so a window of n rows that spans n days is the n days
-    -- ending on `date`, each with a figure: frames counted in rows cost far less than frames of dates
-    SELECT p.*, k.window_days,
-        sum(p.people_best) OVER (PARTITION BY p.place, p.unit, p.wave_id, k.window_days ORDER BY p.date
-            ROWS BETWEEN k.window_days - 1 PRECEDING AND CURRENT ROW) AS window_total,
-        CASE WHEN p.date - lag(p.date, k.window_days - 1) OVER (PARTITION BY p.place, p.unit, p.wave_id,
-                k.window_days ORDER BY p.date) = k.window_days - 1
-            THEN k.window_days END AS window_count
-    FROM displacement_pace AS p
-    CROSS JOIN (VALUES (1), (4), (7), (30)) AS k(window_days)
-    WHERE p.wave_id IS NOT NULL
+    -- ending on `date`, each with a figure: frames counted in rows cost far less than frames of dates.
+    -- The four window lengths share one partition and order, so the rows are sorted once.
+    SELECT place, unit, wave_id, wave_label, date,
+        people_best AS total_1,
+        sum(people_best) OVER (w ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS total_4,
+        sum(people_best) OVER (w ROWS BETWEEN 6 PRECEDING AND CURRENT ROW) AS total_7,
+        sum(people_best) OVER (w ROWS BETWEEN 29 PRECEDING AND CURRENT ROW) AS total_30,
+        date - lag(date, 3) OVER w = 3 AS full_4,
+        date - lag(date, 6) OVER w = 6 AS full_7,
+        date - lag(date, 29) OVER w = 29 AS full_30
+    FROM displacement_pace
+    WHERE wave_id IS NOT NULL
+    WINDOW w AS (PARTITION BY place, unit, wave_id ORDER BY date)
+),
+complete AS (
+    -- one row per window length that ends on `date` and is fully covered
+    SELECT place, unit, wave_id, wave_label, date, w.window_days, w.window_total
+    FROM windows,
+        LATERAL (SELECT * FROM (VALUES (1, total_1, TRUE), (4, total_4, full_4), (7, total_7, full_7),
+                                       (30, total_30, full_30)) AS v(window_days, window_total, covered)
+                 WHERE covered) AS w
 ),
 peaks AS (
     SELECT place, unit, wave_id, any_value(wave_label) AS wave_label, 'peak_window' AS measure, window_days,
         -- on a tie, the earliest window; arg_max on the total alone would keep whichever row came first
-        arg_max(date, (window_total, -(date - DATE '1970-01-01'))) FILTER (WHERE window_total IS NOT NULL) AS end_date,
-        max(window_total) AS total
-    FROM windows
-    WHERE window_count = window_days
+        arg_max(date, (round(window_total, 6), -(date - DATE '1970-01-01'))) FILTER (WHERE window_total IS NOT NULL) AS end_date,
+        arg_max(window_total, (round(window_total, 6), -(date - DATE '1970-01-01'))) FILTER (WHERE window_total IS NOT NULL) AS total
+    FROM complete
     GROUP BY place, unit, wave_id, window_days
 ),
 thresholds AS (

@@ -271,3 +271,29 @@ def test_a_monthly_casualty_figure_is_one_row_even_if_its_place_name_has_two_lev
     got = con.execute("""SELECT month, place, admin1_name, killed_best FROM casualties_monthly
                          WHERE source_id = 'test' ORDER BY month""").fetchall()
     assert got == [(D(2020, 1, 1), "Aden", "Aden", 120.0), (D(2020, 2, 1), "YEM", None, 40.0)]
+
+
+def test_peak_windows_that_tie_take_the_earliest_even_when_float_sums_differ_in_the_last_digit(tmp_path):
+    """Windows around a one-day spike in a flat series have the same total, but float sums of 539.95
+    and 19,655 taken over different frames can differ in their last digit (as on the 5M benchmark's
+    data). Such windows are a tie (totals within a millionth of a person), and the earliest is the
+    peak, as documented: the window ending on the spike."""
+    import duckdb
+
+    from pipeline import ingest, warehouse
+
+    rows = [
+        "T1,test,displaced,flow,all,people,9719.1,exact,2020-06-01,2020-06-18,day,2020-07-01,SYR,,,Testville,,recommended,Test,t,,",
+        "T2,test,displaced,flow,all,people,19655,exact,2020-06-19,2020-06-19,day,2020-07-01,SYR,,,Testville,,recommended,Test,t,,",
+        "T3,test,displaced,flow,all,people,5939.45,exact,2020-06-20,2020-06-30,day,2020-07-01,SYR,,,Testville,,recommended,Test,t,,",
+    ]
+    result = ingest.ingest([figures_file(tmp_path, "spike.csv", rows)])
+    con = duckdb.connect()
+    warehouse.load_base_tables(con, result.observations, result.rejected)
+    warehouse.run_models(con)
+    peaks = con.execute(
+        """SELECT window_days, start_date, end_date, people FROM displacement_peaks
+           WHERE place = 'Testville' AND measure = 'peak_window' ORDER BY window_days""").fetchall()
+    assert [p[:3] for p in peaks] == [(1, D(2020, 6, 19), D(2020, 6, 19)), (4, D(2020, 6, 16), D(2020, 6, 19)),
+                                      (7, D(2020, 6, 13), D(2020, 6, 19)), (30, D(2020, 6, 1), D(2020, 6, 30))]
+    assert [p[3] for p in peaks] == [pytest.approx(19_655 + (n - 1) * 539.95) for n in (1, 4, 7, 30)]
