@@ -233,6 +233,11 @@ def _sample(con, table: str, rows: int) -> None:
 
 
 def _gx_on_sample(frame: pd.DataFrame, gx_rules: list[Rule]):
+    # the text columns as categoricals: the same values to every expectation (tested), but GX's pandas
+    # engine copies the frame's rows for each conditional expectation, and copying codes is far cheaper
+    # than copying strings (0.86 s -> 0.33 s for 41 expectations on 50,000 rows of the 5M benchmark)
+    frame = frame.assign(**{c: frame[c].astype("category") for c in frame.columns
+                            if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])})
     exps = [r.gx() for r in gx_rules]
     return exps, validate(frame, SUITE_NAME, exps)  # adding them to a suite gives each expectation its id
 
