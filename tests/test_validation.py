@@ -314,19 +314,23 @@ def test_rules_counted_per_distinct_value_count_what_row_by_row_counts(loaded):
 
 
 def test_the_gx_sample_is_the_lowest_hashes_in_order(loaded):
-    """The sample found by rowid is the rows, and the order, of sorting the whole table; a view (no rowid)
-    is sorted whole."""
+    """The sample is the rows, and the order, of sorting the whole table or view: taken from the rows
+    under a hash bound (total known), from the hashes alone (total unknown), and when the bound holds
+    too few rows (a total far above the real one puts it too low) the same rows still."""
     from pipeline.expectations import observations
 
     _break(loaded)
+    rows = loaded.execute("SELECT count(*) FROM observations").fetchone()[0]
     whole = "SELECT * FROM {} ORDER BY hash(obs_id), obs_id, ingest_file, ingest_row LIMIT 40"
     for table in ("observations", "observations_view"):
         if table == "observations_view":
             loaded.execute("CREATE VIEW observations_view AS SELECT * FROM observations")
-        observations._sample(loaded, table, 40)
-        got = loaded.execute("SELECT * FROM _gx_sample").df()
-        assert len(got) == 40
-        pd.testing.assert_frame_equal(got, loaded.execute(whole.format(table)).df())
+        for total in (None, rows, rows * 1000):
+            observations._sample(loaded, table, 40, total)
+            got = loaded.execute("SELECT * FROM _gx_sample").df()
+            assert len(got) == 40
+            pd.testing.assert_frame_equal(got, loaded.execute(whole.format(table)).df())
+        assert not loaded.execute("SELECT * FROM duckdb_tables() WHERE table_name = '_gx_candidates'").fetchall()
 
 
 def test_warm_up_imports_gx_once_in_the_background_and_swallows_failures():

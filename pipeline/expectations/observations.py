@@ -214,22 +214,39 @@ def _min_row_share() -> float:
         return MIN_ROW_SHARE
 
 
-def _sample(con, table: str, rows: int) -> None:
-    """The GX sample as temp table `_gx_sample`: the `rows` rows of lowest hash(obs_id) (ties by obs_id,
-    then by position), in that order. The order is found on (rowid, hash, obs_id) alone and only the
-    chosen rows are read whole: sorting every column of 5 million rows to keep 50,000 took seconds."""
-    keys = (f"SELECT rowid AS _row, hash(obs_id) AS _hash, obs_id AS _id FROM {table} "
-            f"ORDER BY _hash, _id, _row LIMIT {int(rows)}")
+def _sample(con, table: str, rows: int, total: int | None = None) -> None:
+    """The GX sample as temp table `_gx_sample`: the `rows` rows of lowest hash(obs_id), in that order,
+    ties by obs_id, then by position in a table or by (ingest_file, ingest_row) in a view (no rowid).
+    Only rows that can be in the sample are read whole: sorting every column of 5 million rows to keep
+    50,000 took seconds.
+
+    total: the table's rows, when known. Hashes are spread evenly over 64 bits, so the lowest `rows` of
+    them lie, all but certainly, below a bound a quarter above their expected share: one scan keeps the
+    rows under it (about 1.25 x rows), and the sample is sorted from those alone. Should fewer than
+    `rows` lie under it (or total be unknown), the highest hash of the sample is found from the hashes
+    alone first, then only the rows at or below it are read whole. Either way, the same rows."""
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _gx_sample AS SELECT t.* FROM {table} AS t JOIN ({keys}) AS k "
-                    "ON t.rowid = k._row ORDER BY k._hash, k._id, k._row")
+        con.execute(f"SELECT rowid FROM {table} LIMIT 0").fetchall()
+        pos, ties = "rowid", "_pos"
     except duckdb.BinderException:
-        # a view has no rowid (observations over per-file tables): the sample's highest hash is found from
-        # the hashes alone, then only the rows at or below it are read whole (ties by file and line)
-        limit = con.execute(f"SELECT max(h) FROM (SELECT hash(obs_id) AS h FROM {table} ORDER BY h "
-                            f"LIMIT {int(rows)})").fetchall()[0][0]
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _gx_sample AS SELECT * FROM {table} WHERE hash(obs_id) <= ? "
-                    f"ORDER BY hash(obs_id), obs_id, ingest_file, ingest_row LIMIT {int(rows)}", [limit])
+        pos, ties = "NULL::BIGINT", "ingest_file, ingest_row"
+    source = None
+    if total and rows < total:
+        bound = min(2**64 - 1, int(2**64 * 1.25 * rows / total))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _gx_candidates AS SELECT *, {pos} AS _pos FROM {table} "
+                    f"WHERE hash(obs_id) <= {bound}::UBIGINT")
+        if con.execute("SELECT count(*) FROM _gx_candidates").fetchall()[0][0] >= rows:
+            source = "_gx_candidates"
+    try:
+        if source is None:
+            limit = con.execute(f"SELECT max(h) FROM (SELECT hash(obs_id) AS h FROM {table} ORDER BY h "
+                                f"LIMIT {int(rows)})").fetchall()[0][0]
+            source = (f"(SELECT *, {pos} AS _pos FROM {table} WHERE hash(obs_id) <= "
+                      f"{0 if limit is None else int(limit)}::UBIGINT)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _gx_sample AS SELECT * EXCLUDE (_pos) FROM {source} "
+                    f"ORDER BY hash(obs_id), obs_id, {ties} LIMIT {int(rows)}")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _gx_candidates")
 
 
 def _gx_on_sample(frame: pd.DataFrame, gx_rules: list[Rule]):
@@ -258,14 +275,14 @@ def check(con, *, table: str = "observations", sample_rows: int = SAMPLE_ROWS, l
     full = run_sql(con, table, [columns], SUITE_NAME)
     if not full.success:  # the row rules would fail on a missing column: report the columns, stop there
         return [full]
-    # DuckDB keeps all its threads: GX holds one core through the GIL, and DuckDB's main thread takes
-    # the GIL back between tasks, so a DuckDB on one thread fewer waited on GX (measured on 2 cores: GX
-    # 0.86 s and the rules 0.60 s took 1.1 s side by side, 1.3 s with one DuckDB thread, 1.5 s in turn)
+    # DuckDB keeps all its threads while GX is imported and run beside it. Measured on 2 cores: with one
+    # thread fewer the import still took 2.3 s instead of 1.9 and the rules 2.4 s instead of 1.2, so
+    # the check took longer (3.4-3.6 s against 3.2-3.5 s on the 5M benchmark's warehouse)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-sample") as pool:
         if use_gx:
             warm_up()
             # the same rows every run: lowest hash of the stable obs_id (ties broken by obs_id itself)
-            _sample(con, table, sample_rows)
+            _sample(con, table, sample_rows, full.rows)
             gx_rules = [r for r in suite_rules if r.gx is not None]
             frame = con.execute("SELECT * FROM _gx_sample").df()
             gx_run = pool.submit(_gx_on_sample, frame, gx_rules)
