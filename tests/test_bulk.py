@@ -222,6 +222,43 @@ def test_bulk_rows_are_stored_once_per_varying_column_and_read_through_a_view(tm
     con.close()
 
 
+def test_chart_sources_over_per_file_tables_are_those_of_one_query_over_the_view(tmp_path):
+    """sources_of_each looks in the small table first and scans the per-file tables only for the ids it
+    did not find there: the same sources, in the same order, as one query over the whole view."""
+    import duckdb
+
+    from pipeline.charts import sources_of_each
+
+    big = tmp_path / "acled_edge.csv"
+    big.write_text(EDGE, encoding="utf-8")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ingest.ingest_into(con, [ingest.DEFAULT_FILES[0], big], bulk_min_bytes=0)
+    facts = [r[0] for r in con.execute("SELECT obs_id FROM observations_exact ORDER BY obs_id LIMIT 4").fetchall()]
+    events = [r[0] for r in con.execute(f"SELECT obs_id FROM {warehouse_bulk(1)} ORDER BY obs_id LIMIT 3").fetchall()]
+    lists = [facts[:2], events[:1], facts[2:] + events[1:] + ["no-such-id"], [], ["no-such-id"], facts + events]
+
+    def one_query(id_lists):
+        out = [[] for _ in id_lists]
+        for i, obs_ids in enumerate(id_lists):
+            for o, t, u, p in con.execute(
+                    "SELECT DISTINCT source_org, source_title, source_url, published_on FROM observations WHERE "
+                    "obs_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY published_on NULLS LAST, source_org, "
+                    "source_title, source_url", [obs_ids]).fetchall():
+                out[i].append({"org": o, "title": t, "url": u, "published_on": p.isoformat() if p else None})
+        return out
+
+    got = sources_of_each(con, lists)
+    assert got == one_query(lists)
+    assert any(s["org"] == "ACLED" for s in got[1]) and len({s["org"] for s in got[5]}) >= 2
+    con.close()
+
+
+def warehouse_bulk(n: int) -> str:
+    from pipeline import warehouse
+
+    return f"{warehouse.BULK_PREFIX}{n}"
+
+
 def test_files_read_ahead_are_stored_in_their_turn(tmp_path, routes):
     """The exact route's files are read one ahead in a thread while DuckDB works on the bulk files: the
     result is the same, file by file and in order, an unreadable file included."""

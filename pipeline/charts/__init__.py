@@ -88,7 +88,11 @@ def sources_of(con, obs_ids: list[str]) -> list[dict]:
 
 def sources_of_each(con, id_lists: list[list[str]]) -> list[list[dict]]:
     """sources_of for each list of observation ids, in one pass over the observations (a scan of millions of rows
-    at scale, whatever the number of lists)."""
+    at scale, whatever the number of lists). When large files were ingested (warehouse.observation_tables),
+    the small table of the other files' rows, where the figures the charts cite mostly are, is looked in
+    first, and the per-file tables of millions of rows are scanned only for ids not found there."""
+    from pipeline import warehouse
+
     groups, ids = [], []
     for i, obs_ids in enumerate(id_lists):
         unique = sorted(set(obs_ids))
@@ -97,6 +101,25 @@ def sources_of_each(con, id_lists: list[list[str]]) -> list[list[dict]]:
     out: list[list[dict]] = [[] for _ in id_lists]
     if not ids:
         return out
+    query = ("SELECT DISTINCT w.i, o.obs_id, o.source_org, o.source_title, o.source_url, o.published_on "
+             "FROM {} AS o JOIN (SELECT unnest(?::INTEGER[]) AS i, unnest(?::VARCHAR[]) AS obs_id) AS w "
+             "ON w.obs_id = o.obs_id")
+    rows = []
+    tables = warehouse.observation_tables(con)
+    if len(tables) > 1 and tables[0] == warehouse.EXACT_TABLE:
+        rows = con.execute(query.format(warehouse.EXACT_TABLE), [groups, ids]).fetchall()
+        found = {r[1] for r in rows}
+        keep = [k for k, obs_id in enumerate(ids) if obs_id not in found]
+        groups, ids = [groups[k] for k in keep], [ids[k] for k in keep]
+    if ids:
+        rows += con.execute(query.format("observations"), [groups, ids]).fetchall()
+
+    def key(row):  # ORDER BY i, published_on NULLS LAST, source_org, source_title, source_url
+        return (row[0],) + tuple((v is None, v) for v in (row[4], row[1], row[2], row[3]))
+
+    for i, o, t, u, p in sorted({(i, o, t, u, p) for i, _, o, t, u, p in rows}, key=key):
+        out[i].append({"org": o, "title": t, "url": u, "published_on": p.isoformat() if p else None})
+    return out
     rows = con.execute(
         """SELECT DISTINCT w.i, o.source_org, o.source_title, o.source_url, o.published_on
            FROM observations AS o
