@@ -169,8 +169,9 @@ def _drop_repeats(con, files: list[dict], spans: list[tuple[str, int, int]]) -> 
     every = " UNION ALL ".join(f"SELECT obs_id, {k} AS t, rowid AS r, ingest_row FROM {_q(t)}"
                                for k, t in enumerate(tables))
     # grouping 64-bit hashes is about twice as fast as grouping the id strings; only ids whose hash repeats
-    # are then grouped exactly
-    found = con.execute(f"WITH every AS ({every}), "
+    # are then grouped exactly. NOT MATERIALIZED: DuckDB would otherwise store `every` (it is read three
+    # times), 5 million rows, to read back a handful (0.51-0.62 s -> 0.34 s on the 5M benchmark)
+    found = con.execute(f"WITH every AS NOT MATERIALIZED ({every}), "
                         "h AS (SELECT hash(obs_id) AS h FROM every GROUP BY h HAVING count(*) > 1), "
                         "ids AS (SELECT obs_id FROM every WHERE hash(obs_id) IN (SELECT h FROM h) "
                         "GROUP BY obs_id HAVING count(*) > 1) "
