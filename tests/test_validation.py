@@ -349,6 +349,9 @@ o.warm_up(); first = o._warm_thread
 o.warm_up(); assert o._warm_thread is first and first.daemon
 first.join(120)
 assert not first.is_alive()
+import gc
+assert gc.isenabled()  # paused for the import only
+gc.disable(); o._import_gx(); assert not gc.isenabled(); gc.enable()  # left as it was found
 if fail:
     assert "great_expectations" not in sys.modules
     try:
