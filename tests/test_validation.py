@@ -372,13 +372,22 @@ else:
         assert "Traceback" not in proc.stderr  # the failure in the thread is swallowed, not printed
 
 
-def test_the_check_leaves_duckdb_threads_as_it_found_them(loaded):
+def test_the_check_leaves_duckdb_threads_and_the_garbage_collector_as_it_found_them(loaded):
+    import gc
+
     from pipeline.expectations import observations
 
     loaded.execute("SET threads = 3")
     full, gx = observations.check(loaded)
     assert full.success and gx.success
     assert loaded.execute("SELECT current_setting('threads')").fetchone()[0] == 3
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        observations.check(loaded)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_an_error_in_the_gx_worker_is_raised_by_the_check(loaded, monkeypatch):
