@@ -372,6 +372,24 @@ else:
         assert "Traceback" not in proc.stderr  # the failure in the thread is swallowed, not printed
 
 
+def test_gx_is_imported_without_running_scipy_stats_which_still_works_when_used():
+    code = r"""
+import sys
+from pipeline.expectations import observations as o
+o._import_gx()
+assert "great_expectations" in sys.modules
+assert "scipy.spatial" not in sys.modules  # scipy.stats' own imports have not run
+import pandas as pd
+exp = o._gx("ExpectColumnValuesToBeUnique", column="obs_id")()
+assert o.validate(pd.DataFrame({"obs_id": ["a", "b", "b"]}), "t", [exp]).results[0]["unexpected_count"] == 2
+from scipy import stats
+print(stats.norm.cdf(0.0), round(float(stats.entropy([0.5, 0.5])), 6))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["0.5", "0.693147"]
+
+
 def test_the_check_leaves_duckdb_threads_and_the_garbage_collector_as_it_found_them(loaded):
     import gc
 
