@@ -37,7 +37,12 @@ def _model_asset(name: str, deps: set[str], sql: str) -> dg.AssetsDefinition:
         with duckdb.get_connection() as con:
             counts = warehouse.run_models(con, [name])
             columns = con.execute(f"DESCRIBE {name}").fetchall()
-            head = warehouse.run(con, f"SELECT * FROM {name} LIMIT {PREVIEW_ROWS}")
+            # a model table is stored in no particular order: its preview is its first rows by every column,
+            # the same rows each run (a top-n, cheap); a view (places, over every observation) as it reads
+            kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ?",
+                               [name]).fetchall()
+            order = " ORDER BY ALL" if kind == [("BASE TABLE",)] else ""
+            head = warehouse.run(con, f"SELECT * FROM {name}{order} LIMIT {PREVIEW_ROWS}")
         schema = dg.TableSchema(columns=[dg.TableColumn(c[0], c[1]) for c in columns])
         return dg.MaterializeResult(metadata={
             "dagster/row_count": counts[name],
