@@ -55,18 +55,11 @@ def _guard(work: Path) -> None:
 
 
 def validate_observations(con) -> bool:
-    """The blocking check over the loaded observations, as pipeline/assets/validate.py runs it."""
-    from pipeline import warehouse
-    from pipeline.expectations import observations as suite
+    """The blocking check over the loaded observations: the same function the Dagster asset check runs
+    (rules compiled to DuckDB SQL over every row, GX on a sample)."""
+    from pipeline.expectations.blocking import run_blocking_check
 
-    from pipeline.expectations import ingest_files
-
-    # rules compiled to DuckDB SQL over every row, GX on a sample
-    files = ingest_files.check(con)
-    results = [files, *suite.check(con, last_good_rows=warehouse.last_good_rows(con, suite.SUITE_NAME))]
-    for r in results:
-        warehouse.record_validation(con, r, "bench")
-    return bool(files.success and results[1].success)
+    return run_blocking_check(con, "bench").passed
 
 
 def run_pipeline(work: Path) -> dict:

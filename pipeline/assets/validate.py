@@ -22,25 +22,15 @@ def failures_metadata(results) -> list[dict]:
                 "in row count against the last good run, and the GX suite on a 50,000-row sample that must agree "
                 "with the SQL. Blocks the models on failure.")
 def observations_suite(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    from pipeline.expectations import ingest_files
-    from pipeline.expectations import observations as obs_suite
+    from pipeline.expectations.blocking import run_blocking_check
 
-    run_id = context.run.run_id
     with duckdb.get_connection() as con:
-        files = ingest_files.check(con)
-        last_good = warehouse.last_good_rows(con, obs_suite.SUITE_NAME)
-        results = [files, *obs_suite.check(con, last_good_rows=last_good)]
-        full = results[1]
-        passed = files.success and full.success
-        for r in results:
-            warehouse.record_validation(con, r, run_id)
-        if passed:
-            warehouse.record_good_rows(con, obs_suite.SUITE_NAME, full.rows, run_id)
+        check = run_blocking_check(con, context.run.run_id)
         rows_rejected, rejections = warehouse.run(
             con, "SELECT (SELECT coalesce(sum(rows_rejected), 0) FROM ingest_files), "
                  "(SELECT count(*) FROM rejected_observations)")[0]
+    files, full, gx, last_good, passed = check.files, check.full, check.gx, check.last_good_rows, check.passed
     failed = failures_metadata([files, full])
-    gx = results[2] if len(results) > 2 else None
     return dg.AssetCheckResult(
         passed=passed,
         severity=dg.AssetCheckSeverity.ERROR,
