@@ -76,7 +76,7 @@ def _defer_scipy_stats() -> None:
         import scipy
 
         spec = importlib.util.find_spec("scipy.stats")
-    except ImportError:
+    except (ImportError, ValueError):  # no scipy, or one without a module spec: GX imports as it would
         return
     if spec is None or spec.loader is None:
         return
