@@ -120,16 +120,6 @@ def sources_of_each(con, id_lists: list[list[str]]) -> list[list[dict]]:
     for i, o, t, u, p in sorted({(i, o, t, u, p) for i, _, o, t, u, p in rows}, key=key):
         out[i].append({"org": o, "title": t, "url": u, "published_on": p.isoformat() if p else None})
     return out
-    rows = con.execute(
-        """SELECT DISTINCT w.i, o.source_org, o.source_title, o.source_url, o.published_on
-           FROM observations AS o
-           JOIN (SELECT unnest(?::INTEGER[]) AS i, unnest(?::VARCHAR[]) AS obs_id) AS w ON w.obs_id = o.obs_id
-           ORDER BY w.i, o.published_on NULLS LAST, o.source_org, o.source_title, o.source_url""",
-        [groups, ids],
-    ).fetchall()
-    for i, o, t, u, p in rows:
-        out[i].append({"org": o, "title": t, "url": u, "published_on": p.isoformat() if p else None})
-    return out
 
 
 def _base():
