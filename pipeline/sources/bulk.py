@@ -46,6 +46,9 @@ WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u
               "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")  # tests/test_bulk.py checks it is that set
 CHUNK = 8 << 20
 MIN_BYTES = 1 << 20  # smaller files are cheap on the exact route, which stays the reference
+# obs_id (20 hex digits per row, all distinct) is stored uncompressed: DuckDB's string compression spent
+# 0.09 s per million rows on it when writing, for 12 MB saved; reading it back (the id checks) is faster too
+OBS_ID_STORAGE = " USING COMPRESSION uncompressed"
 
 
 def _debug(label: str, since: float) -> float:
@@ -246,7 +249,8 @@ def load(con, scan: Prescan, reader, body=None, table: str = "observations_bulk"
         ctx = Context(columns=set(read))
         spec, fmt = reader.bulk_spec(ctx)
         return finalize_sql(con, ctx, spec, fmt=fmt, scan=scan, raw="_bulk_raw_lines", rows_read=rows,
-                            table=table, first_line=first_line, blank=blank_row(read))
+                            table=table, first_line=first_line, blank=blank_row(read),
+                            rows_table="_bulk_raw")
     except _Unusual:
         return None
     finally:
@@ -410,13 +414,13 @@ def _series(frame: pd.DataFrame, i: int = 0) -> pd.Series:
 
 
 def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw: str, rows_read: int,
-                 table: str, first_line: int = 2, blank: str = "FALSE") -> dict:
+                 table: str, first_line: int = 2, blank: str = "FALSE", rows_table: str | None = None) -> dict:
     """base.finalize over the reader's SQL mapping; appends set-aside rows to `rejected_observations` (it
     must exist) and stores the good rows in the new table `table`, only their varying columns; returns
     the file's counts for `ingest_files`, and in "branch" the SELECT that gives the rows as canonical
     observations (their constant columns as literals).
     blank: SQL for a row the exact route would drop as blank; any such row raises _Unusual before
-    anything is written."""
+    anything is written. rows_table: the table under `raw` whose rowid is the line less 2, if any."""
 
     from pipeline.sources import base
     t0 = time.perf_counter()
@@ -579,9 +583,12 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
     keep_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = false").fetchall()
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {q(table)} AS SELECT "
-                    f"{', '.join(f'CAST({e} AS {types[c]}) AS {q(c)}' for c, e in stored)}, "
-                    f"{pre_idx} AS _pre, {fault} AS _fault, {blank} AS _blank {body}").fetchall()
+        columns = ", ".join(f"{q(c)} {types[c]}{OBS_ID_STORAGE if c == 'obs_id' else ''}" for c, _ in stored)
+        con.execute(f"CREATE OR REPLACE TABLE {q(table)} ({columns}, _pre INTEGER, _fault INTEGER, _blank BOOLEAN)"
+                    ).fetchall()
+        con.execute(f"INSERT INTO {q(table)} SELECT "
+                    f"{', '.join(f'CAST({e} AS {types[c]})' for c, e in stored)}, "
+                    f"{pre_idx}, {fault}, {blank} {body}").fetchall()
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if keep_order else 'false'}").fetchall()
     t0 = _debug("insert", t0)
@@ -595,7 +602,11 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
     if flagged:
         con.register("_bulk_flagged", pd.DataFrame({"line": [line for line, _ in flagged]}))
         try:
-            only = f"(SELECT * FROM {raw} WHERE line >= {first_line} AND line IN (SELECT line FROM _bulk_flagged)) AS r"
+            if rows_table:  # by rowid: DuckDB then reads only those rows (0.09 s -> 0.02 s a file)
+                only = (f"(SELECT rowid + 2 AS line, * FROM {rows_table} WHERE rowid IN "
+                        f"(SELECT line - 2 FROM _bulk_flagged WHERE line >= {first_line})) AS r")
+            else:
+                only = f"(SELECT * FROM {raw} WHERE line >= {first_line} AND line IN (SELECT line FROM _bulk_flagged)) AS r"
             rejected = _reject(con, name, fmt, scan.sha256, only, lookups, prefix, pre, cases, pre_idx, fault)
             if sorted(rejected) != sorted(line for line, _ in flagged):
                 raise RuntimeError(f"{name}: the rows set aside differ between two passes of the same rules")
