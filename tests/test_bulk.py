@@ -186,6 +186,17 @@ def test_odd_quotes_matches_its_definition_on_random_text_and_across_chunks():
             assert bulk._odd_quotes(data[:cut], b"") or bulk._odd_quotes(data[cut:], data[:cut][-4:]), (data, cut)
 
 
+def test_odd_quotes_matches_its_definition_on_longer_text():
+    """Quotes four or more bytes from either end of a chunk take the vectorised path, the others the
+    edge path: both against the definition, on texts long enough to hold many of each."""
+    import random
+
+    rng = random.Random(11)
+    for _ in range(300):
+        data = bytes(rng.choice(b'   "",\n\rabc') for _ in range(rng.randint(8, 300)))
+        assert bulk._odd_quotes(data, b"") == _odd_quotes_by_definition(data), data
+
+
 def test_bulk_rows_are_stored_once_per_varying_column_and_read_through_a_view(tmp_path):
     """A bulk file's rows sit in a table of their own with only the columns that vary; `observations` is a
     view with the canonical columns and types over them and the other rows; the next ingest replaces it."""

@@ -87,19 +87,37 @@ def _odd_quotes(chunk: bytes, prev: bytes) -> bool:
     """A field whose quotes have spaces outside them (`a, "b"` or `"b" ,`): DuckDB drops the spaces and
     pandas keeps them, so such files take the exact route. Up to three spaces between a separator (a
     comma, a line break, or either end of prev + chunk) and the quote. prev: the end of the previous
-    chunk (its quotes are looked at again, now with what follows them). Vectorised over the quotes that
-    touch a space only, without copying the chunk: one pass of numpy over the bytes, then a few
-    thousand positions."""
+    chunk (its quotes are looked at again, now with what follows them). Vectorised without copying the
+    chunk: one pass of numpy over the bytes finds the quotes; those four or more bytes from either end
+    are looked at by plain indexing, the few others (and prev's) through `_odd_quotes_at`."""
     import numpy as np
 
     a = np.frombuffer(chunk, dtype=np.uint8)
-    b = np.frombuffer(prev, dtype=np.uint8)
-    n, m = len(a), len(b)
+    n = len(a)
     pos = np.flatnonzero(a == 34)
-    if m:
-        pos = np.concatenate([np.flatnonzero(b == 34) - m, pos])
-    if not len(pos):
-        return False
+    inner = (pos >= 4) & (pos < n - 4)
+    mid = pos[inner]
+    for step in (-1, 1):  # spaces before the quote, then after it
+        cand = mid[a[mid + step] == 32]
+        for k in (2, 3, 4):  # the byte k steps away: a separator ends the spaces; another space goes on
+            if not len(cand):
+                break
+            nxt = a[cand + k * step]
+            if ((nxt == 44) | (nxt == 10) | (nxt == 13)).any():
+                return True
+            cand = cand[nxt == 32] if k < 4 else cand[:0]
+    edge = pos[~inner]
+    b = np.frombuffer(prev, dtype=np.uint8)
+    if len(b):
+        edge = np.concatenate([np.flatnonzero(b == 34) - len(b), edge])
+    return bool(len(edge)) and _odd_quotes_at(a, b, edge)
+
+
+def _odd_quotes_at(a, b, pos) -> bool:
+    """_odd_quotes for the quotes at `pos` (indexes into a; negative ones into b, the bytes before it)."""
+    import numpy as np
+
+    n, m = len(a), len(b)
 
     def at(idx):  # the byte at each index of prev + chunk (prev's negative); a line break outside both
         out = a[np.clip(idx, 0, n - 1)] if n else np.full(len(idx), 10, dtype=np.uint8)
