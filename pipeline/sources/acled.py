@@ -647,12 +647,12 @@ def bulk_spec(ctx):
         unknown = iso3.isna() & cty_text.notna()
         message = [f"country name {c!r} is not in the ISO3 table" if u else None for c, u in zip(cty_text, unknown)]
         return pd.DataFrame({"iso3": iso3, "unknown": unknown.astype(bool),
-                             "message": pd.array(message, dtype="string")})
+                             "message": pd.array(message, dtype="string"), "country": cty_text})
 
     precision, start, end = ctx.lookup([ctx.raw("event_date"), ctx.raw("time_precision")],
                                        ["date_precision", "period_start", "period_end"], periods)
-    iso3, unknown, message = ctx.lookup([ctx.raw("iso3"), ctx.raw("country")], ["iso3", "unknown", "message"],
-                                        countries)
+    iso3, unknown, message, country = ctx.lookup([ctx.raw("iso3"), ctx.raw("country")],
+                                                 ["iso3", "unknown", "message", "country"], countries)
     exprs = {name: lit(value) for name, value in (
         ("source_id", "acled"), ("source_org", "ACLED"), ("source_title", "ACLED event data"), ("source_url", URL),
         ("metric", "killed"), ("basis", "flow"), ("unit", "people"), ("qualifier", "exact"), ("role", "recommended"))}
@@ -685,7 +685,7 @@ def bulk_spec(ctx):
         row_key=f"coalesce({ctx.key('event_id_cnty')}, 'line ' || CAST(r.line AS VARCHAR))",
         source_cols={"value_best": "fatalities", "period_start": "event_date", "period_end": "event_date",
                      "date_precision": "time_precision", "country_iso3": "country"},
-        pre=[(unknown, "country", "country", message, ctx.col("country"))],
+        pre=[(unknown, "country", "country", message, country)],  # the country as written, stripped
     ), "acled-events"
 
 
