@@ -15,8 +15,9 @@ Dagster definitions must stay fast. `check()` starts that import in a background
 (`warm_up()`) while DuckDB takes the sample, then runs GX on the sample in a worker thread while DuckDB
 runs the rules over the whole table in the calling thread. Starting the import earlier, beside the
 ingest step, was measured and gains nothing: the read keeps both cores busy (README, Benchmark). The
-import itself runs with the garbage collector paused and scipy.stats deferred (`_import_gx`), and GX
-gets the sample's text as categoricals (`_gx_on_sample`): each measured in the README.
+import itself runs with the garbage collector paused and scipy.stats deferred, and what it made is
+then frozen out of later collections (`_import_gx`), and GX gets the sample's text as categoricals
+(`_gx_on_sample`): each measured in the README.
 """
 
 from __future__ import annotations
@@ -97,6 +98,11 @@ def _import_gx() -> None:
             from great_expectations.expectations.row_conditions import Column  # noqa: F401
         except BaseException:  # noqa: BLE001  the import in validate() repeats it and raises there
             pass
+        # what the import made lives as long as the process: moved out of the collector's sight, later
+        # collections (after GX's run, while the site is drawn) no longer walk it. Only cyclic garbage
+        # already there stays uncollected. Measured on the 5M benchmark's warehouse: validation and
+        # rendering together 3.34-3.68 s before, 3.21-3.39 s after (four runs each, interleaved)
+        gc.freeze()
 
 
 def warm_up() -> None:
