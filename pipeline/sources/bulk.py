@@ -105,7 +105,7 @@ def _odd_quotes(chunk: bytes, prev: bytes) -> bool:
             nxt = a[cand + k * step]
             if ((nxt == 44) | (nxt == 10) | (nxt == 13)).any():
                 return True
-            cand = cand[nxt == 32] if k < 4 else cand[:0]
+            cand = cand[nxt == 32]
     edge = pos[~inner]
     b = np.frombuffer(prev, dtype=np.uint8)
     if len(b):
@@ -432,13 +432,13 @@ def _series(frame: pd.DataFrame, i: int = 0) -> pd.Series:
 
 
 def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw: str, rows_read: int,
-                 table: str, first_line: int = 2, blank: str = "FALSE", rows_table: str | None = None) -> dict:
+                 rows_table: str, table: str, first_line: int = 2, blank: str = "FALSE") -> dict:
     """base.finalize over the reader's SQL mapping; appends set-aside rows to `rejected_observations` (it
     must exist) and stores the good rows in the new table `table`, only their varying columns; returns
     the file's counts for `ingest_files`, and in "branch" the SELECT that gives the rows as canonical
     observations (their constant columns as literals).
     blank: SQL for a row the exact route would drop as blank; any such row raises _Unusual before
-    anything is written. rows_table: the table under `raw` whose rowid is the line less 2, if any."""
+    anything is written. rows_table: the table under `raw` whose rowid is the line less 2."""
 
     from pipeline.sources import base
     t0 = time.perf_counter()
@@ -623,12 +623,10 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
                                                     "pre": pd.array([r[2] for r in flagged], dtype="Int32"),
                                                     "fault": pd.array([r[3] for r in flagged], dtype="Int32")}))
         try:
-            if rows_table:  # by rowid: DuckDB then reads only those rows (0.09 s -> 0.02 s a file)
-                rows = (f"(SELECT rowid + 2 AS line, * FROM {rows_table} WHERE rowid IN "
-                        f"(SELECT line - 2 FROM _bulk_flagged WHERE line >= {first_line}))")
-            else:
-                rows = f"(SELECT * FROM {raw} WHERE line >= {first_line} AND line IN (SELECT line FROM _bulk_flagged))"
-            frm_flagged = f"{rows} AS r JOIN _bulk_flagged AS _f ON _f.line = r.line"
+            # by rowid: DuckDB then reads only those rows (0.09 s -> 0.02 s a file)
+            frm_flagged = (f"(SELECT rowid + 2 AS line, * FROM {rows_table} WHERE rowid IN "
+                           f"(SELECT line - 2 FROM _bulk_flagged WHERE line >= {first_line})) AS r "
+                           "JOIN _bulk_flagged AS _f ON _f.line = r.line")
             rejected = _reject(con, name, fmt, scan.sha256, frm_flagged, lookups, prefix, pre, cases,
                                {r[2] for r in flagged if r[2] is not None}, {r[3] for r in flagged if r[3] is not None})
             if sorted(rejected) != sorted(r[0] for r in flagged):  # never delete a row left unrecorded
