@@ -195,6 +195,22 @@ def step_windows(events: list[dict]) -> dict[str, tuple[float, float]]:
     return {k: (starts[k], ends[k]) for k in starts if k in ends}
 
 
+def lock_windows(events: list[dict]) -> dict[str, tuple[float, float]]:
+    """step key -> (taken, releasing) in seconds, from WarehouseResource's log lines in the step."""
+    from pipeline.assets.resources import RELEASING, TAKEN
+
+    taken, releasing = {}, {}
+    for e in events:
+        if e.get("stepKey") and e["__typename"] == "LogMessageEvent":
+            t = float(e["timestamp"]) / 1000
+            if e["message"].startswith(TAKEN):
+                taken[e["stepKey"]] = t
+            elif e["message"].startswith(RELEASING):
+                releasing[e["stepKey"]] = t
+    assert taken.keys() == releasing.keys(), (taken, releasing)
+    return {k: (taken[k], releasing[k]) for k in taken}
+
+
 # --------------------------------------------------------------------------------------------------
 # (a) and (b): the web UI, its GraphQL API, one run, then two at once
 
@@ -273,7 +289,8 @@ query($value: String!) {
 
 def test_two_runs_at_once_share_the_warehouse_without_a_lock_error(dagster_dev):
     """Two `dagster job execute` processes on the UI's instance start together, bypassing the run queue:
-    only the pool keeps them from opening the DuckDB file at the same time."""
+    the pool schedules their warehouse steps, and the warehouse lock (WarehouseResource) keeps them from
+    opening the DuckDB file at the same time even when the pool's slot claim lets two through at once."""
     gql, env = dagster_dev["gql"], dagster_dev["env"]
     cmd = [str(BIN / "dagster"), "job", "execute", "-m", "pipeline.definitions", "-j", "build",
            "--tags", json.dumps({"test": "pair"})]
@@ -296,14 +313,16 @@ def test_two_runs_at_once_share_the_warehouse_without_a_lock_error(dagster_dev):
              for r in runs]
     assert all(len(s) == 2 for s in spans), spans
     assert max(s[0] for s in spans) < min(s[1] for s in spans), f"the two runs did not overlap: {spans}"
-    # ...and the pool let only one warehouse step run at a time across both: step windows never overlap
-    windows = sorted((w, r, k) for r in runs for k, w in step_windows(events[r]).items())
-    assert len(windows) >= 2 * 12
-    # (the steps and runs are named in the message. Seen twice: both runs' first step, `observations`, started
-    # 3 ms apart, as if the pool let two claims made at one instant through on SQLite storage: see the README)
-    both_active = [((a, ra[:8], ka), (b, rb[:8], kb)) for (a, ra, ka), (b, rb, kb) in zip(windows, windows[1:])
-                   if b[0] < a[1] - 0.01]
-    assert not both_active, both_active
+    # ...every warehouse step of both held the warehouse lock, and no two held it at once
+    holds = sorted((w, r[:8], k) for r in runs for k, w in lock_windows(events[r]).items())
+    assert len(holds) >= 2 * 12, holds
+    both_held = [(a, b) for a, b in zip(holds, holds[1:]) if b[0][0] < a[0][1]]
+    assert not both_held, both_held
+    # (the pool alone let two steps start 3 ms apart twice in about 17 runs on SQLite storage; whether it
+    # did here is printed, for whoever reads the log)
+    windows = sorted((w, r[:8], k) for r in runs for k, w in step_windows(events[r]).items())
+    print("warehouse steps that started while another ran:",
+          [(a[1:], b[1:]) for a, b in zip(windows, windows[1:]) if b[0][0] < a[0][1] - 0.01])
 
 
 # --------------------------------------------------------------------------------------------------

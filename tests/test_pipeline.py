@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,60 @@ def test_build_takes_large_csvs_by_the_bulk_route_through_dagster(isolated, monk
     assert (read, accepted) == (truth.acled_rows, truth.acled_events)
     assert rejected == sum(truth.acled_rejected.values()) and rules == truth.acled_rejected
     assert (isolated["site"] / "index.html").is_file()
+
+
+# A process that holds the warehouse through the resource, as another run's step would: it writes a row,
+# says so, and keeps the connection (and the lock) open for the given seconds.
+HOLDER = """import sys, time
+from pipeline.assets.resources import WarehouseResource
+with WarehouseResource(database=sys.argv[1]).get_connection() as con:
+    con.execute("CREATE TABLE IF NOT EXISTS t (who TEXT)")
+    con.execute("INSERT INTO t VALUES ('holder')")
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+print(time.time(), flush=True)
+"""
+
+
+def hold_warehouse(path: Path, seconds: float) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(seconds)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    assert line.strip() == "held", line + proc.stderr.read()
+    return proc
+
+
+def test_a_step_waits_for_the_warehouse_lock_and_does_not_touch_the_file_until_then(tmp_path, monkeypatch):
+    """The pool's slot claim can let two steps start at once (see WarehouseResource): the second must not even
+    try to open the DuckDB file until the first has let go of it, and then it goes on."""
+    import duckdb
+
+    from pipeline.assets.resources import WarehouseResource
+
+    db = tmp_path / "warehouse.duckdb"
+    holder = hold_warehouse(db, 1.5)
+    calls = []
+    real_connect = duckdb.connect
+    monkeypatch.setattr(duckdb, "connect", lambda *a, **k: calls.append(time.time()) or real_connect(*a, **k))
+    with WarehouseResource(database=str(db)).get_connection() as con:
+        con.execute("INSERT INTO t VALUES ('waiter')")
+        rows = [r[0] for r in con.execute("SELECT who FROM t").fetchall()]
+    released = float(holder.stdout.readline())
+    assert holder.wait(timeout=60) == 0
+    assert rows == ["holder", "waiter"]
+    assert len(calls) == 1 and calls[0] >= released - 0.05, (calls, released)
+
+
+def test_cli_build_says_which_warehouse_is_busy_when_the_lock_wait_runs_out(isolated, monkeypatch):
+    holder = hold_warehouse(isolated["warehouse"], 30)
+    try:
+        monkeypatch.setenv("DISPLACEMENT_LOCK_TIMEOUT", "0.5")
+        proc = subprocess.run([str(Path(sys.executable).parent / "displacement"), "build"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=600)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode == 1
+    assert f"{isolated['warehouse']}.lock" in proc.stderr and "DISPLACEMENT_LOCK_TIMEOUT" in proc.stderr, proc.stderr
+    assert "step failed: observations" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (isolated["site"] / "index.html").exists()

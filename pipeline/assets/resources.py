@@ -1,4 +1,12 @@
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
 from dagster_duckdb import DuckDBResource
+from filelock import FileLock, Timeout
+from pydantic import Field
 
 from pipeline.warehouse import warehouse_path
 
@@ -6,8 +14,66 @@ from pipeline.warehouse import warehouse_path
 # because DuckDB allows one writing process per database file.
 WAREHOUSE_POOL = "duckdb_warehouse"
 
+# The lock's log lines; tests/test_ops.py reads the hold windows back from the run's event log.
+# "taken" is said just after the lock is taken and "releasing" just before it is let go, so the logged
+# windows of two holders can never overlap unless the holds did.
+TAKEN, RELEASING = "warehouse lock taken", "warehouse lock releasing"
 
-def duckdb_resource() -> DuckDBResource:
+
+class WarehouseBusy(RuntimeError):
+    pass
+
+
+class WarehouseResource(DuckDBResource):
+    """A DuckDBResource that holds an exclusive lock on `<database>.lock` while a connection is open.
+
+    The pool schedules warehouse steps one at a time, but Dagster's slot claim is not atomic (it selects a
+    free slot, then updates it by id, outside one transaction), so two steps of two runs that claim at the
+    same instant can both start: seen twice in tests/test_ops.py. DuckDB itself refuses a second writing
+    process, and dagster-duckdb retries the connection for about 100 s and then fails the step. This lock
+    makes the second step wait its turn instead, however long the first one takes."""
+
+    lock_timeout_seconds: float | None = Field(
+        default=None,
+        description="How long a step waits for another process to release the warehouse before it fails; "
+        "unset: $DISPLACEMENT_LOCK_TIMEOUT, else 6 hours.",
+    )
+
+    @contextmanager
+    def get_connection(self):
+        if self.database == ":memory:":
+            with super().get_connection() as con:
+                yield con
+            return
+        log = dg.get_dagster_logger()
+        lock_path = Path(f"{self.database}.lock")
+        timeout = self.lock_timeout_seconds
+        if timeout is None:
+            timeout = float(os.environ.get("DISPLACEMENT_LOCK_TIMEOUT", 6 * 3600))
+        lock = FileLock(lock_path, timeout=timeout)
+        asked = time.monotonic()
+        try:
+            lock.acquire()
+        except Timeout:
+            raise WarehouseBusy(
+                f"{self.database}: another process has held the warehouse lock ({lock_path}) for more than "
+                f"{timeout:g} s; wait for its run to finish, or raise DISPLACEMENT_LOCK_TIMEOUT"
+            ) from None
+        try:
+            log.info(f"{TAKEN} after {time.monotonic() - asked:.2f} s: {lock_path.name} (pid {os.getpid()})")
+            con = None
+            try:
+                with super().get_connection() as con:
+                    yield con
+            finally:
+                if con is not None:
+                    con.close()  # dagster-duckdb closes it only when the body raised nothing
+        finally:
+            log.info(f"{RELEASING}: {lock_path.name} (pid {os.getpid()})")
+            lock.release()
+
+
+def duckdb_resource() -> WarehouseResource:
     path = warehouse_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    return DuckDBResource(database=str(path))
+    return WarehouseResource(database=str(path))

@@ -58,6 +58,9 @@ def run(args) -> int:
                 err = ev.step_failure_data.error
                 if err is not None and "DagsterAssetCheckFailedError" in (err.cls_name or ""):
                     continue  # already said above, with the failed expectations
+                # Dagster wraps an error raised in the step's own code: say that one (the cause) instead
+                while err is not None and err.cause is not None and err.cls_name == "DagsterExecutionStepExecutionError":
+                    err = err.cause
                 message = err.message.strip().splitlines()[0] if err else "failed"
                 print(f"step failed: {ev.step_key}: {message}", file=sys.stderr)
         print(f"build failed after {time.monotonic() - started:.1f}s; warehouse {warehouse_path()}; "
