@@ -189,11 +189,30 @@ def test_truncated_csv_keeps_complete_rows(tmp_path):
     assert x.line == 7
 
 
-def test_row_wider_than_header(tmp_path):
+@pytest.mark.parametrize("line", [2, 5, 3 + len(ROWS) // 2])
+def test_row_wider_than_header(tmp_path, line):
+    """One field too many anywhere, the first data row included: there pandas' parser only warns and drops
+    the row's last field, which must not pass as a good row."""
     bad = ROWS[3].replace(",52000,", ",52,000,")  # an unquoted thousands separator
-    r = read_path(write(tmp_path, "wide.csv", with_row(5, bad)))
+    assert bad.count(",") == HEADER.count(",") + 1
+    r = read_path(write(tmp_path, "wide.csv", with_row(line, bad)))
     x = only_rejection(r)
-    assert x.line == 5 and "fields" in x.message
+    assert x.line == line and x.rule == "shape" and "fields" in x.message
+
+
+@pytest.mark.parametrize("line", [2, 4])
+def test_acled_row_with_an_unquoted_comma_in_its_notes_is_set_aside_not_shifted(tmp_path, line):
+    """ACLED's reader reads only the columns it maps, and pandas' parser then takes a too-wide row without a
+    word: its fatalities would be read from the second half of the notes. The row is set aside; the rest
+    are read."""
+    header, first = (FIX / "acled_events.csv").read_text().splitlines()[:2]
+    notes = '"An invented strike, for testing; with a comma"'
+    assert notes in first
+    rows = [first.replace("SYR90001", f"SYR9000{k}") for k in range(1, 6)]
+    rows[line - 2] = rows[line - 2].replace(notes, "struck at dawn, 9 killed")
+    r = read_path(write(tmp_path, "acled_shifted.csv", "\n".join([header, *rows]) + "\n"))
+    assert [(x.line, x.rule) for x in r.rejected] == [(line, "shape")], r.rejected
+    assert r.rows_read == 5 and len(r.observations) == 4
 
 
 def test_a_20_mb_line_is_set_aside_with_bounded_memory(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -289,11 +290,16 @@ def _fast_frame(data: bytes, usecols: list[str] | None, categorical: bool = Fals
             header = pd.read_csv(io.BytesIO(data[:4 * MAX_LINE]), nrows=0, engine="c", encoding="utf-8",
                                  encoding_errors="surrogatepass").columns
             dtype = {c: (str if str(c).strip() in keys else "category") for c in header}
-        frame = pd.read_csv(io.BytesIO(data), dtype=dtype, keep_default_na=False,
-                            na_filter=False, skip_blank_lines=False, engine="c", index_col=False, encoding="utf-8",
-                            encoding_errors="surrogatepass",
-                            usecols=(lambda c: c.strip() in usecols) if usecols is not None else None)
-    except (pd.errors.ParserError, ValueError, csv.Error, MemoryError, OverflowError):
+        with warnings.catch_warnings():
+            # with index_col=False, a first data row one field wider than the header only warns, and its
+            # last field is dropped: the exact route rejects that line instead (a wider row further down
+            # is a ParserError)
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(io.BytesIO(data), dtype=dtype, keep_default_na=False,
+                                na_filter=False, skip_blank_lines=False, engine="c", index_col=False,
+                                encoding="utf-8", encoding_errors="surrogatepass",
+                                usecols=(lambda c: c.strip() in usecols) if usecols is not None else None)
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError, csv.Error, MemoryError, OverflowError):
         return None
     except pd.errors.EmptyDataError:
         return None
@@ -303,6 +309,8 @@ def _fast_frame(data: bytes, usecols: list[str] | None, categorical: bool = Fals
         # quoted newlines, or a trailing blank line: only trust the count when it matches exactly
         if not (len(frame) == expected - 1 and data.endswith(b"\n\n")):
             return None
+    if usecols is not None and _wider_than_header(data):
+        return None  # pandas reads the chosen columns of a too-wide row without a word: let the exact route
     frame.columns = [str(c).strip() for c in frame.columns]
     if any(c.startswith("Unnamed: ") for c in frame.columns) or len(set(frame.columns)) != len(frame.columns):
         return None  # blank or duplicate header cells: let the exact route name them as the file does
@@ -316,6 +324,25 @@ def _fast_frame(data: bytes, usecols: list[str] | None, categorical: bool = Fals
     frame = frame.reset_index(drop=True)
     text_columns = [c for c in frame.columns[:-1] if not isinstance(frame[c].dtype, pd.CategoricalDtype)]
     return frame.astype({c: "string" for c in text_columns}) if text_columns else frame
+
+
+def _wider_than_header(data: bytes) -> bool:
+    """Whether a line after the first has more fields than the first (each record one physical line, as
+    _fast_frame has checked). Commas are counted per line; only a line with as many commas as the header
+    has fields can be wider, and only those lines are parsed (quoted commas make a line narrower)."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.append(np.flatnonzero(buf == 10), len(buf))
+    commas = np.diff(np.searchsorted(np.flatnonzero(buf == 44), ends), prepend=0)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+
+    def line(k: int) -> str:
+        return data[starts[k]:ends[k]].decode("utf-8", errors="replace")
+
+    width = len(next(csv.reader([line(0)]), []))
+    maybe = np.flatnonzero(commas[1:] >= width) + 1
+    if not len(maybe):
+        return False
+    return any(len(fields) > width for fields in csv.reader(io.StringIO("\n".join(line(k) for k in maybe))))
 
 
 def _slow_frame(header, rows, path, usecols):
