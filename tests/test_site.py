@@ -142,6 +142,18 @@ def test_quality_page_renders_without_ingest_records(site):
     assert "No files were recorded." in html and "No validation results were recorded." in html
 
 
+def test_every_page_forbids_inline_and_evaluated_script(site):
+    """Scripts come only from the site's own files, and none may evaluate strings as code: Vega draws
+    with its expression interpreter (charts.js passes ast: true; the browser tests draw every chart)."""
+    for p in site.glob("*.html"):
+        html = p.read_text(encoding="utf-8")
+        csp = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)"', html)
+        assert csp, p.name
+        rules = dict((part.split()[0], part.split()[1:]) for part in csp.group(1).split(";") if part.strip())
+        assert rules["script-src"] == ["'self'"] and rules["default-src"] == ["'none'"], (p.name, rules)
+    assert "ast: true" in (site / "assets" / "charts.js").read_text(encoding="utf-8")
+
+
 def test_no_build_time_in_pages(site):
     for p in site.glob("*.html"):
         text = p.read_text(encoding="utf-8")
