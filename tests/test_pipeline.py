@@ -199,6 +199,13 @@ def test_a_step_waits_for_the_warehouse_lock_and_does_not_touch_the_file_until_t
     assert len(calls) == 1 and calls[0] >= released - 0.05, (calls, released)
 
 
+def test_only_a_local_warehouse_file_gets_a_lock_file(tmp_path):
+    from pipeline.assets.resources import lock_path_for
+
+    assert lock_path_for(str(tmp_path / "w.duckdb")) == tmp_path / "w.duckdb.lock"
+    assert lock_path_for(":memory:") is None and lock_path_for("md:displacement") is None
+
+
 def test_cli_build_says_which_warehouse_is_busy_when_the_lock_wait_runs_out(isolated, monkeypatch):
     holder = hold_warehouse(isolated["warehouse"], 30)
     try:
@@ -212,3 +219,12 @@ def test_cli_build_says_which_warehouse_is_busy_when_the_lock_wait_runs_out(isol
     assert f"{isolated['warehouse']}.lock" in proc.stderr and "DISPLACEMENT_LOCK_TIMEOUT" in proc.stderr, proc.stderr
     assert "step failed: observations" in proc.stderr
     assert "Traceback" not in proc.stderr and not (isolated["site"] / "index.html").exists()
+
+
+def test_cli_build_names_a_lock_timeout_that_is_not_a_number(isolated, monkeypatch):
+    monkeypatch.setenv("DISPLACEMENT_LOCK_TIMEOUT", "ten minutes")
+    proc = subprocess.run([str(Path(sys.executable).parent / "displacement"), "build"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1
+    assert "DISPLACEMENT_LOCK_TIMEOUT='ten minutes': expected a number of seconds" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr

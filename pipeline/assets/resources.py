@@ -24,6 +24,14 @@ class WarehouseBusy(RuntimeError):
     pass
 
 
+def lock_path_for(database: str) -> Path | None:
+    """The lock file beside a local database file; None for an in-memory or MotherDuck (`md:`) database,
+    which has no file here to guard."""
+    if database == ":memory:" or database.startswith(("md:", "motherduck:")):
+        return None
+    return Path(f"{database}.lock")
+
+
 class WarehouseResource(DuckDBResource):
     """A DuckDBResource that holds an exclusive lock on `<database>.lock` while a connection is open.
 
@@ -41,15 +49,19 @@ class WarehouseResource(DuckDBResource):
 
     @contextmanager
     def get_connection(self):
-        if self.database == ":memory:":
+        lock_path = lock_path_for(self.database)
+        if lock_path is None:
             with super().get_connection() as con:
                 yield con
             return
         log = dg.get_dagster_logger()
-        lock_path = Path(f"{self.database}.lock")
         timeout = self.lock_timeout_seconds
         if timeout is None:
-            timeout = float(os.environ.get("DISPLACEMENT_LOCK_TIMEOUT", 6 * 3600))
+            raw = os.environ.get("DISPLACEMENT_LOCK_TIMEOUT", "").strip()
+            try:
+                timeout = float(raw) if raw else 6 * 3600.0
+            except ValueError:
+                raise ValueError(f"DISPLACEMENT_LOCK_TIMEOUT={raw!r}: expected a number of seconds") from None
         lock = FileLock(lock_path, timeout=timeout)
         asked = time.monotonic()
         try:
