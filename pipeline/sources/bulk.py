@@ -671,9 +671,9 @@ def _is_literal(expr: str) -> bool:
 def _reject(con, name, fmt, sha256, frm, lookups, prefix, pre, cases, used_pre, used_fault,
             deferred: list | None = None) -> list[int]:
     """Append the set-aside rows of `frm` to rejected_observations, or as one frame to `deferred` (file,
-    line, column, rule, message, value); one per row, at its first fault (a reader's own rule first), as found when the rows were
-    stored: frm joins each row (r) to `_f`, its `pre` and `fault` indices. Only the values of the faults
-    found are read (used_pre, used_fault). Returns their lines."""
+    line, column, rule, message, value); one per row, at its first fault (a reader's own rule first), as
+    found when the rows were stored: frm joins each row (r) to `_f`, its `pre` and `fault` indices. Only
+    the values of the faults found are read (used_pre, used_fault). Returns their lines."""
 
     def pick(index: str, items: dict[int, str]) -> str:
         return f"CASE {index} " + " ".join(f"WHEN {i} THEN {e}" for i, e in sorted(items.items())) + " END" if items \

@@ -292,8 +292,8 @@ def _fast_frame(data: bytes, usecols: list[str] | None, categorical: bool = Fals
             dtype = {c: (str if str(c).strip() in keys else "category") for c in header}
         with warnings.catch_warnings():
             # with index_col=False, a first data row one field wider than the header only warns, and its
-            # last field is dropped: the exact route rejects that line instead (a wider row further down
-            # is a ParserError)
+            # last field is dropped: the row-by-row reading (_slow_frame) sets that line aside instead (a
+            # wider row further down is a ParserError)
             warnings.simplefilter("error", pd.errors.ParserWarning)
             frame = pd.read_csv(io.BytesIO(data), dtype=dtype, keep_default_na=False,
                                 na_filter=False, skip_blank_lines=False, engine="c", index_col=False,
@@ -310,7 +310,7 @@ def _fast_frame(data: bytes, usecols: list[str] | None, categorical: bool = Fals
         if not (len(frame) == expected - 1 and data.endswith(b"\n\n")):
             return None
     if usecols is not None and _wider_than_header(data):
-        return None  # pandas reads the chosen columns of a too-wide row without a word: let the exact route
+        return None  # pandas reads the chosen columns of a too-wide row without a word: _slow_frame sets it aside
     frame.columns = [str(c).strip() for c in frame.columns]
     if any(c.startswith("Unnamed: ") for c in frame.columns) or len(set(frame.columns)) != len(frame.columns):
         return None  # blank or duplicate header cells: let the exact route name them as the file does
