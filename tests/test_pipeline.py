@@ -91,9 +91,14 @@ def test_failed_blocking_check_leaves_published_site_untouched(isolated):
     assert site_digest(isolated["site"]) == before
 
 
-def test_cli_build_reports_where_the_site_is(isolated):
-    proc = subprocess.run([str(Path(sys.executable).parent / "displacement"), "build"], cwd=ROOT,
+def cli_build() -> subprocess.CompletedProcess:
+    """`displacement build`, as a user runs it, with this process's environment."""
+    return subprocess.run([str(Path(sys.executable).parent / "displacement"), "build"], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
+
+
+def test_cli_build_reports_where_the_site_is(isolated):
+    proc = cli_build()
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "index.html" in proc.stdout and "Traceback" not in proc.stderr
 
@@ -108,8 +113,7 @@ def test_usage_errors_are_one_line_with_exit_2(runner):
 
 def test_cli_build_with_an_unreadable_inbox_file_says_which_and_why_without_a_traceback(isolated):
     (isolated["inbox"] / "junk.csv").write_bytes(bytes(range(256)) * 8)
-    proc = subprocess.run([str(Path(sys.executable).parent / "displacement"), "build"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    proc = cli_build()
     assert proc.returncode == 1
     assert "junk.csv" in proc.stderr and "the published site was left as it was" in proc.stderr
     assert "Traceback" not in proc.stderr and "Stack Trace" not in proc.stderr
@@ -210,8 +214,7 @@ def test_cli_build_says_which_warehouse_is_busy_when_the_lock_wait_runs_out(isol
     holder = hold_warehouse(isolated["warehouse"], 30)
     try:
         monkeypatch.setenv("DISPLACEMENT_LOCK_TIMEOUT", "0.5")
-        proc = subprocess.run([str(Path(sys.executable).parent / "displacement"), "build"], cwd=ROOT,
-                              capture_output=True, text=True, timeout=600)
+        proc = cli_build()
     finally:
         holder.kill()
         holder.wait()
@@ -223,8 +226,7 @@ def test_cli_build_says_which_warehouse_is_busy_when_the_lock_wait_runs_out(isol
 
 def test_cli_build_names_a_lock_timeout_that_is_not_a_number(isolated, monkeypatch):
     monkeypatch.setenv("DISPLACEMENT_LOCK_TIMEOUT", "ten minutes")
-    proc = subprocess.run([str(Path(sys.executable).parent / "displacement"), "build"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    proc = cli_build()
     assert proc.returncode == 1
     assert "DISPLACEMENT_LOCK_TIMEOUT='ten minutes': expected a number of seconds" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
