@@ -131,6 +131,40 @@ def test_lower_bounds_blank_months_and_events_are_drawn(site):
     assert {752131, 742109} <= set(comp["value"])
 
 
+def _table_rows(html: str, key: str) -> list[list[str]]:
+    """The body rows of the page table `key`, each as its cells' text; a cell in <strong> keeps the tag's name."""
+    section = html.split(f'aria-labelledby="h-{key}"', 1)[1].split("</section>", 1)[0]
+    body = section.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = []
+    for tr in re.findall(r"<tr>(.*?)</tr>", body, flags=re.S):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", tr, flags=re.S)
+        rows.append([("strong:" if c.strip().startswith("<strong>") else "") + unescape(re.sub(r"<[^>]+>", "", c)).strip()
+                     for c in cells])
+    return rows
+
+
+def test_peaks_table_lists_each_wave_in_turn_windows_by_length_then_milestones(site):
+    rows = _table_rows((site / "pace.html").read_text(encoding="utf-8"), "peaks")
+    waves = list(dict.fromkeys(r[0] for r in rows))
+    assert waves == ["April 2019 to August 2019", "December 2019 to February 2020"]
+    for wave in waves:
+        measures = [r[1] for r in rows if r[0] == wave]
+        windows = [m for m in measures if m.startswith("fastest")]
+        milestones = [m for m in measures if m.startswith("days to pass")]
+        assert measures == windows + milestones, (wave, measures)
+        assert windows == ["fastest 1 day", "fastest 4 days", "fastest 7 days", "fastest 30 days"]
+        assert milestones == sorted(milestones, key=lambda m: int(m.rsplit(" ", 1)[1].replace(",", "")))
+    # the waves follow each other as contiguous blocks, in time order
+    assert [r[0] for r in rows] == sorted((r[0] for r in rows), key=waves.index)
+
+
+def test_only_derived_months_are_emphasised_in_the_casualty_table(site):
+    rows = _table_rows((site / "casualties.html").read_text(encoding="utf-8"), "monthly")
+    derived = {(r[0], r[-1]) for r in rows}
+    assert ("February 2020", "strong:yes") in derived  # the month found by subtraction stands out
+    assert {flag for _, flag in derived} == {"strong:yes", "no"}
+
+
 def test_refugees_page_explains_how_to_add_unhcr_data(site):
     text = unescape(re.sub(r"<[^>]+>", " ", (site / "refugees.html").read_text(encoding="utf-8")))
     assert "No UNHCR data was loaded" in text and "data/inbox/" in text

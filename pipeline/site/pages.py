@@ -116,7 +116,9 @@ def pace(con, out) -> dict:
     peaks = con.execute(
         """SELECT wave_label, measure, window_days, threshold, start_date, end_date, people, people_per_day, days_taken
            FROM displacement_peaks WHERE place = ? AND unit = 'people'
-           ORDER BY start_date, measure DESC, window_days, threshold""", [PLACE]).df()
+           -- wave by wave (the first in time first), each wave's peak windows by length, then its milestones
+           ORDER BY min(start_date) OVER (PARTITION BY wave_id), wave_id, measure = 'days_to_pass', window_days,
+               threshold""", [PLACE]).df()
     peaks["what"] = [f"fastest {int(w)} day{'s' if w > 1 else ''}" if m == "peak_window" else
                      f"days to pass {int(t):,}" for m, w, t in zip(peaks["measure"], peaks["window_days"],
                                                                    peaks["threshold"])]
@@ -160,7 +162,7 @@ def casualties_page(con, out) -> dict:
                               [("month", "month", "month"), ("place", "place", "text"), ("source_org", "source", "text"),
                                ("killed_low", "low", "num"), ("killed_best", "best", "num"), ("killed_high", "high", "num"),
                                ("children_best", "children", "num"), ("children_share", "share of children", "pct"),
-                               ("women_best", "women", "num"), ("derived", "derived", "bool")], monthly,
+                               ("women_best", "women", "num"), ("derived", "derived", "flag")], monthly,
                               total=n_monthly)]}
 
 
