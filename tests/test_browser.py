@@ -142,6 +142,51 @@ def test_every_page_renders_offline_with_marks_and_no_errors(browser, default_bu
         assert all(s == "true" and m > 0 for _, s, m in seen["states"]), seen["states"]
 
 
+def _chart_labels(browser, page_path: Path, width: int) -> dict[str, list[tuple[str, dict]]]:
+    """Per chart of the page, the text marks it drew (not its axes' labels) at a viewport width, with their
+    boxes on screen."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(page_path.as_uri())
+    if page.locator(".vis").count():
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.vis')].every(v => v.dataset.rendered)", timeout=30000)
+    labels = page.eval_on_selector_all(
+        ".vis",
+        "vs => vs.map(v => [v.id, [...v.querySelectorAll('g.mark-text.role-mark text')]"
+        ".filter(e => e.textContent.trim()).map(e => {const b = e.getBoundingClientRect(); "
+        "return [e.textContent, {x: b.x, y: b.y, w: b.width, h: b.height}];})])")
+    page.close()
+    return dict(labels)
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+
+
+def test_pace_chart_labels_never_run_over_each_other_and_leave_narrow_views(browser, default_build):
+    pace = default_build / "site" / "pace.html"
+    for width in (390, 768, 1100):
+        labels = _chart_labels(browser, pace, width)["vis-displacement_pace"]
+        texts = [t for t, _ in labels]
+        clashes = [(a, b) for i, (a, ba) in enumerate(labels) for b, bb in labels[i + 1:] if _overlap(ba, bb)]
+        assert not clashes, (width, clashes)
+        if width >= 768:  # room for them: the events and the fastest days are named on the chart
+            assert any("Maarat al-Numan" in t for t in texts) and any(t.startswith("fastest 4 days") for t in texts)
+        else:  # a phone: only the short "no figures" note stays; the description below names every event
+            assert texts == ["no figures"], texts
+
+
+def test_no_chart_draws_text_over_other_text_on_a_phone_or_a_desktop(browser, default_build):
+    seen = 0
+    for path in _pages(default_build / "site"):
+        for width in (390, 1100):
+            for vis_id, labels in _chart_labels(browser, path, width).items():
+                clashes = [(a, b) for i, (a, ba) in enumerate(labels) for b, bb in labels[i + 1:] if _overlap(ba, bb)]
+                assert not clashes, (path.name, vis_id, width, clashes)
+                seen += len(labels)
+    assert seen > 20  # the charts' own labels were found (the casualty shares, the events, the bar values)
+
+
 def test_quality_page_reports_files_and_every_suite(browser, default_build):
     site = default_build / "site"
     con = duckdb.connect(str(default_build / "warehouse.duckdb"), read_only=True)

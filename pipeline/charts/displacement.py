@@ -122,6 +122,11 @@ def _runs(dates: pd.Series) -> pd.Series:
     return (d.diff().dt.days.fillna(1) > 1).cumsum() + 1
 
 
+# Vega expression: the view is wide enough for the pace chart's text labels (the page column on a desktop
+# is about 900 px wide, the PNG and SVG exports 720)
+ROOM_FOR_LABELS = "width >= 600"
+
+
 def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
     alt = _base()
     daily = con.execute(
@@ -209,11 +214,15 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
         x=x, y=alt.Y("rolling_7d:Q"), detail="run:N")
     rules = base.transform_filter(alt.datum.layer == "event").mark_rule(color="#333", strokeDash=[4, 3]).encode(
         x=x, tooltip=[tip_date(), alt.Tooltip("label:N", title="event"), alt.Tooltip("source_org:N", title="source")])
-    texts = [base.transform_filter((alt.datum.layer == "event") & (alt.datum.anchor == a)).transform_calculate(
+    # the event and peak labels need room: in a narrower view (a phone) they would run over each other, so
+    # they are left out there; the rules and bands stay, with tooltips, and the description lists them all
+    texts = [base.transform_filter((alt.datum.layer == "event") & (alt.datum.anchor == a)).transform_filter(
+        ROOM_FOR_LABELS).transform_calculate(
         ypix="6 + 14 * datum.level").mark_text(align=a, dx=4 if a == "left" else -4, baseline="top", fontSize=11,
                                               color="#222").encode(x=x, y=alt.Y("ypix:Q", scale=None), text="label:N")
         for a in ("left", "right")]
-    peak_text = [base.transform_filter((alt.datum.layer == "peak") & (alt.datum.anchor == a)).mark_text(
+    peak_text = [base.transform_filter((alt.datum.layer == "peak") & (alt.datum.anchor == a)).transform_filter(
+        ROOM_FOR_LABELS).mark_text(
         align=a, dx=4 if a == "left" else -4, baseline="top", fontSize=11, color="#8a4b00", fontWeight="bold").encode(
         x=x, y=alt.Y("ypix:Q", scale=None), text="label:N").transform_calculate(ypix="8 + 14 * 3")
         for a in ("left", "right")]
