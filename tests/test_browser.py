@@ -143,8 +143,8 @@ def test_every_page_renders_offline_with_marks_and_no_errors(browser, default_bu
 
 
 def _chart_labels(browser, page_path: Path, width: int) -> dict[str, list[tuple[str, dict]]]:
-    """Per chart of the page, the text marks it drew (not its axes' labels) at a viewport width, with their
-    boxes on screen."""
+    """Per chart of the page, the texts it drew (its text marks and its axes' labels) at a viewport width,
+    with their boxes on screen, whether each lies within the chart's width, and whether it is an axis label."""
     page = browser.new_page(viewport={"width": width, "height": 900})
     page.goto(page_path.as_uri())
     if page.locator(".vis").count():
@@ -152,9 +152,11 @@ def _chart_labels(browser, page_path: Path, width: int) -> dict[str, list[tuple[
             "() => [...document.querySelectorAll('.vis')].every(v => v.dataset.rendered)", timeout=30000)
     labels = page.eval_on_selector_all(
         ".vis",
-        "vs => vs.map(v => [v.id, [...v.querySelectorAll('g.mark-text.role-mark text')]"
+        "vs => vs.map(v => {const s = v.querySelector('svg').getBoundingClientRect(); "
+        "return [v.id, [...v.querySelectorAll('g.mark-text.role-mark text, g.role-axis-label text')]"
         ".filter(e => e.textContent.trim()).map(e => {const b = e.getBoundingClientRect(); "
-        "return [e.textContent, {x: b.x, y: b.y, w: b.width, h: b.height}];})])")
+        "return [e.textContent, {x: b.x, y: b.y, w: b.width, h: b.height, "
+        "inside: b.left >= s.left - 1 && b.right <= s.right + 1, axis: !!e.closest('g.role-axis-label')}];})];})")
     page.close()
     return dict(labels)
 
@@ -166,7 +168,7 @@ def _overlap(a: dict, b: dict) -> bool:
 def test_pace_chart_labels_never_run_over_each_other_and_leave_narrow_views(browser, default_build):
     pace = default_build / "site" / "pace.html"
     for width in (390, 768, 1100):
-        labels = _chart_labels(browser, pace, width)["vis-displacement_pace"]
+        labels = [(t, b) for t, b in _chart_labels(browser, pace, width)["vis-displacement_pace"] if not b["axis"]]
         texts = [t for t, _ in labels]
         clashes = [(a, b) for i, (a, ba) in enumerate(labels) for b, bb in labels[i + 1:] if _overlap(ba, bb)]
         assert not clashes, (width, clashes)
@@ -176,11 +178,14 @@ def test_pace_chart_labels_never_run_over_each_other_and_leave_narrow_views(brow
             assert texts == ["no figures"], texts
 
 
-def test_no_chart_draws_text_over_other_text_on_a_phone_or_a_desktop(browser, default_build):
+def test_no_chart_cuts_off_text_or_draws_it_over_other_text_on_a_phone_or_a_desktop(browser, default_build):
     seen = 0
     for path in _pages(default_build / "site"):
         for width in (390, 1100):
-            for vis_id, labels in _chart_labels(browser, path, width).items():
+            for vis_id, texts in _chart_labels(browser, path, width).items():
+                cut = [t for t, b in texts if not b["inside"]]
+                assert not cut, (path.name, vis_id, width, "cut off at the chart's edge", cut)
+                labels = [(t, b) for t, b in texts if not b["axis"]]  # an axis spaces its own labels
                 clashes = [(a, b) for i, (a, ba) in enumerate(labels) for b, bb in labels[i + 1:] if _overlap(ba, bb)]
                 assert not clashes, (path.name, vis_id, width, clashes)
                 seen += len(labels)

@@ -9,6 +9,9 @@ from pipeline.charts import BLACK, ChartSpec, PALETTE, _base, tidy, iso, sources
 OURS = "this report's daily estimates, summed"
 
 
+# Vega expression: the widest a bar's label may be, in pixels: at most 340, and under half the page's width
+LABEL_LIMIT = "containerSize()[0] ? clamp(floor(containerSize()[0] * 0.42), 110, 340) : 340"
+
 def _period(a, b) -> str:
     a, b = pd.Timestamp(a), pd.Timestamp(b)
     if a.year == b.year and a.month == b.month:
@@ -47,10 +50,17 @@ def comparison(con) -> ChartSpec | None:
     data = tidy(data)
     orgs = sorted(set(reported["source_org"]))
     colours = alt.Scale(domain=[*orgs, OURS], range=[PALETTE[i % 6] for i in range(len(orgs))] + [BLACK])
-    # one bar per source and comparison, labelled "period: source" so several comparisons stack readably
-    y = alt.Y("row:N", title=None, sort=None, axis=alt.Axis(labelLimit=340, labelFontSize=11))
+    # one bar per source and comparison, labelled "period: source" so several comparisons stack readably; the
+    # label in two lines (period, then source), as wide as the view allows: on a phone a one-line label as
+    # wide as on a desktop left no room for the bars (the exports, with no page around them, take 340 px)
+    y = alt.Y("row:N", title=None, sort=None, axis=alt.Axis(
+        labelExpr="split(datum.label, ': ')", labelFontSize=11, labelLineHeight=13,
+        labelLimit=alt.ExprRef(expr=LABEL_LIMIT)))
     top = max([v for v in data["value"] if v is not None] or [1])
-    x = alt.X("value:Q", title="people", axis=alt.Axis(format="~s"), scale=alt.Scale(domain=[0, top * 1.15], nice=False))
+    # room after the longest bar for its figure: a larger share of a narrower plot
+    x = alt.X("value:Q", title="people", axis=alt.Axis(format="~s"), scale=alt.Scale(
+        domainMin=0, domainMax=alt.ExprRef(expr=f"{top} * (containerSize()[0] && containerSize()[0] < 600 ? 1.55 : 1.15)"),
+        nice=False))
     tips = ["comparison:N", alt.Tooltip("source_org:N", title="source"), alt.Tooltip("value:Q", format=","),
             "qualifier:N", "role:N"]
     # the layers share one frame, given once to the layer chart: Altair then neither copies nor hashes each layer
