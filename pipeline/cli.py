@@ -13,7 +13,7 @@ import pkgutil
 import sys
 
 from pipeline import commands
-from pipeline.schema import InputError
+from pipeline.schema import InputError, printable
 
 
 class UsageError(Exception):
@@ -39,15 +39,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (InputError, UsageError) as exc:
-        print(f"displacement: {exc}", file=sys.stderr)
+        print(f"displacement: {printable(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("displacement: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # what reads the output stopped early (`| head`): as other tools, say nothing
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception as exc:  # last line of defence: one line, not a traceback
         if os.environ.get("DISPLACEMENT_DEBUG"):
             raise
-        print(f"displacement: unexpected error: {type(exc).__name__}: {exc} "
+        print(f"displacement: unexpected error: {type(exc).__name__}: {printable(str(exc))} "
               "(set DISPLACEMENT_DEBUG=1 for details)", file=sys.stderr)
         return 1
 

@@ -8,6 +8,7 @@ suites, the DuckDB DDL and `displacement validate` are all generated from it.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -165,6 +166,8 @@ class ReadResult:
     rows_read: int
     observations: pd.DataFrame
     rejected: list[Rejection] = field(default_factory=list)
+    # what a rejection's `line` counts: a CSV's lines (header = line 1), or a JSON file's records (from 1)
+    row_unit: str = "line"
 
     @property
     def rows_rejected(self) -> int:
@@ -179,6 +182,15 @@ class ReadResult:
 
 class InputError(Exception):
     """A file that cannot be read at all: unknown format, unreadable, too large. One clear line."""
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text for a terminal: control characters (an escape sequence in a header cell could retitle the
+    window or hide what follows) shown as \\xNN instead of acted on."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def empty_observations() -> pd.DataFrame:

@@ -282,3 +282,152 @@ def test_cli_unreadable_exits_2_with_one_line(tmp_path, name, content, pattern):
 def test_cli_missing_file(tmp_path):
     proc = cli("validate", str(tmp_path / "nowhere.csv"))
     assert proc.returncode == 2 and "nowhere.csv" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------- found by a review with broken copies of the real files
+
+def test_an_unclosed_quote_sets_its_row_aside_and_the_rows_after_it_are_read(tmp_path):
+    """An opening quote never closed would make the rest of the file one field: the rows after it vanished
+    and the row was blamed for a missing figure."""
+    bad = ROWS[2].replace(",Countrywide monitoring,", ',"Countrywide monitoring,')
+    r = read_path(write(tmp_path, "quote.csv", with_row(4, bad)))
+    x = only_rejection(r)
+    assert (x.line, x.rule) == (4, "quote") and "never closed" in x.message
+    assert sorted(r.observations["ingest_row"]) == [2, 3, 5, 6, 7]
+
+
+def test_an_unclosed_quote_on_the_last_line_and_a_closed_one_spanning_lines(tmp_path):
+    good_multiline = ROWS[0].replace(",Countrywide monitoring,", ',"Countrywide\nmonitoring",')
+    rows = [good_multiline, *ROWS[1:-1], ROWS[-1].replace(",Hurricane Matthew,", ',"Hurricane Matthew,')]
+    assert rows[-1] != ROWS[-1]
+    r = read_path(write(tmp_path, "quotes.csv", "\n".join([HEADER, *rows]) + "\n"))
+    assert [(x.line, x.rule) for x in r.rejected] == [(8, "quote")]  # the quoted line break makes line 2 two lines
+    assert r.rows_read == len(ROWS) and len(r.observations) == len(ROWS) - 1
+
+
+def _facts(tmp_path, edit) -> Path:
+    header, *rows = (ROOT / "data" / "default" / "figures.csv").read_text(encoding="utf-8").splitlines()[:6]
+    return write(tmp_path, "facts.csv", "\n".join([header, *edit(rows)]) + "\n")
+
+
+def test_facts_rows_with_an_unclosed_quote_or_too_many_fields_are_set_aside(tmp_path):
+    def edit(rows):
+        rows[1] = rows[1] + ",an extra field"
+        # a stray quote on the last line (earlier, a quote in a later row would close it: a field over lines)
+        rows[-1] = rows[-1].replace(",recommended,", ',"recommended,', 1)
+        return rows
+    r = read_path(write(tmp_path, "f.csv", _facts(tmp_path, edit).read_bytes()))
+    assert sorted((x.line, x.rule) for x in r.rejected) == [(3, "shape"), (6, "quote")]
+    assert r.rows_read == 5 and r.rows_accepted == 3 and sorted(r.observations["ingest_row"]) == [2, 4, 5]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("1,5", None), ("1,2,3,4", None), ("40,00", None), ("inf", None), ("Infinity", None), ("1e400", None),
+    ("nan", None), ("9" * 400, None), ("40,000", 40000), ("1,234,567", 1234567), ("1,000.5", 1000.5), ("40000", 40000),
+])
+def test_a_comma_is_a_thousands_separator_only_between_groups_of_three_and_a_figure_is_finite(tmp_path, text, expected):
+    r = read_path(write(tmp_path, "num.csv", with_row(4, ROWS[2].replace(",40000,", f',"{text}",'))))
+    if expected is None:
+        x = only_rejection(r)
+        assert (x.line, x.column, x.rule) == (4, "population", "number") and text.startswith(x.value)
+    else:
+        assert not r.rejected and r.observations.set_index("ingest_row").loc[4, "value_best"] == expected
+
+
+def test_json_infinity_is_not_a_figure(tmp_path):
+    records = json.loads((FIX / "idmc_idu.json").read_text())
+    records[0]["figure"] = float("inf")
+    p = write(tmp_path, "inf.json", json.dumps(records))  # json writes Infinity, which json (and GX) read back
+    r = read_path(p)
+    assert [(x.line, x.column, x.rule) for x in r.rejected] == [(1, "figure", "number")]
+
+
+@pytest.mark.parametrize("text,ok", [
+    ("2023-03-31junk", False), ("2023-03-319", False), ("2023-03-31 x", False), ("2023-3-31", False),
+    ("2023-03-31", True), ("2023-03-31T00:00:00", True), ("2023-03-31T11:00:00.000Z", True),
+    ("2023-03-31 10:30", True), ("2023-03-31T10:30:00+03:00", True),
+])
+def test_a_date_is_a_whole_date_with_at_most_a_time_after_it(tmp_path, text, ok):
+    bad = ROWS[0].replace("2023-03-31,2023-03-31", f"{text},2023-03-31")
+    r = read_path(write(tmp_path, "date.csv", with_row(2, bad)))
+    if ok:
+        assert not r.rejected
+    else:
+        x = only_rejection(r)
+        assert (x.line, x.column, x.rule) == (2, "reference_period_start", "date")
+
+
+def test_unhcr_figures_that_are_not_numbers_are_set_aside_not_dropped(tmp_path):
+    header, *rows = (FIX / "unhcr_population.csv").read_text().splitlines()
+    rows[0] = rows[0].replace(",910000,", ",abc,")
+    rows[1] = rows[1].replace(",6100000,", ",n/a,")
+    r = read_path(write(tmp_path, "unhcr.csv", "\n".join([header, *rows]) + "\n"))
+    assert sorted((x.line, x.column, x.value) for x in r.rejected) == [(2, "refugees", "abc"), (3, "idps", "n/a")]
+    assert r.rows_read == r.rows_accepted + r.rows_rejected
+    api = json.loads((FIX / "unhcr_api.json").read_text())
+    api["items"][0]["refugees"] = "twelve"
+    r = read_path(write(tmp_path, "unhcr.json", json.dumps(api)))
+    assert [(x.line, x.column, x.value) for x in r.rejected] == [(1, "refugees", "twelve")]
+
+
+def test_every_member_of_a_gzip_file_is_read_and_trailing_junk_is_refused(tmp_path):
+    import gzip
+
+    data = GOOD.encode()
+    cut = data.index(b"\n", len(data) // 2) + 1
+    both = write(tmp_path, "two.csv.gz", gzip.compress(data[:cut]) + gzip.compress(data[cut:]))
+    r = read_path(both)
+    assert r.rows_read == len(ROWS) and len(r.observations) == len(ROWS)
+    padded = write(tmp_path, "padded.csv.gz", gzip.compress(data) + b"\x00" * 512)  # tape-style zero padding
+    assert read_path(padded).rows_read == len(ROWS)
+    refused(write(tmp_path, "junk.csv.gz", gzip.compress(data) + b"not gzip"), "after the end of the gzip data")
+
+
+def test_a_column_named_twice_is_refused_naming_both(tmp_path):
+    cells = HEADER.split(",")
+    cells[cells.index("assessment_type")] = "population"
+    message = refused(write(tmp_path, "dup.csv", GOOD.replace(HEADER, ",".join(cells))), "line 1")
+    assert "'population' appears twice (columns 12 and 13)" in message
+    # blank header cells (trailing commas from a spreadsheet) may repeat
+    r = read_path(write(tmp_path, "blank.csv", "\n".join([HEADER + ",,", *(x + ",," for x in ROWS)]) + "\n"))
+    assert r.rows_read == len(ROWS) and not r.rejected
+    sheets = dict(make_xlsx.ACLED_SHEETS)
+    sheets["Non_HRP"] = [sheets["Non_HRP"][0] + ["Events"], *(row + [9] for row in sheets["Non_HRP"][1:])]
+    message = refused(make_xlsx.write_xlsx(tmp_path / "dup.xlsx", sheets), "sheet Non_HRP, row 1")
+    assert "'Events' appears twice (columns 4 and 6)" in message
+
+
+def test_cli_refuses_a_named_pipe_instead_of_waiting(tmp_path):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    proc = cli("validate", str(fifo))
+    assert proc.returncode == 2 and "not a regular file" in proc.stderr
+
+
+def test_cli_never_passes_terminal_controls_from_a_file_to_the_terminal(tmp_path):
+    p = write(tmp_path, "esc.csv", "name\x1b]0;pwned\x07,value\x1b[2J\nx,1\n")
+    proc = cli("validate", str(p))
+    assert proc.returncode == 2 and "\x1b" not in proc.stderr and "\x07" not in proc.stderr
+    assert "name\\x1b]0;pwned\\x07" in proc.stderr
+    p = write(tmp_path, "esc2.csv", with_row(3, ROWS[1].replace(",150000,", ",15\x1b[31m0,")))
+    proc = cli("validate", str(p))
+    assert proc.returncode == 0 and "\x1b" not in proc.stdout and "15\\x1b[31m0" in proc.stdout
+
+
+def test_cli_names_a_json_file_s_records_as_records(tmp_path):
+    records = json.loads((FIX / "idmc_idu.json").read_text())
+    records[1]["figure"] = "many"
+    p = write(tmp_path, "idu.json", json.dumps(records, indent=1))  # record 2 is far below line 2
+    text = cli("validate", str(p)).stdout
+    assert f"{p}: record 2: column figure: expected a number" in text
+    out = json.loads(cli("validate", "--json", str(p)).stdout)
+    assert out["errors"] == [{"record": 2, "column": "figure", "message": "expected a number"}]
+
+
+def test_workbook_row_with_values_beyond_the_header_is_set_aside(tmp_path):
+    sheets = dict(make_xlsx.ACLED_SHEETS)
+    sheets["Non_HRP"] = [*sheets["Non_HRP"], ["Jordan", "December", "2019", 2, 0, "an extra cell"]]
+    r = read_path(make_xlsx.write_xlsx(tmp_path / "wide.xlsx", sheets))
+    assert [(x.line, x.rule) for x in r.rejected] == [(4, "shape")] and "Non_HRP" in r.rejected[0].file
+    assert r.rows_read == r.rows_accepted + r.rows_rejected
+    assert "Jordan" not in set(r.observations["place"])

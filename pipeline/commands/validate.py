@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from pipeline.schema import InputError
+from pipeline.schema import InputError, printable
 
 
 def register(subparsers) -> None:
@@ -25,7 +25,8 @@ def report(path) -> dict:
     from pipeline.sources.detect import read_path
 
     result = read_path(path)
-    errors = [{"line": r.line, "column": r.column, "message": r.message} for r in result.rejected]
+    unit = result.row_unit  # "line" (header = line 1), or "record" in a JSON file (the first is record 1)
+    errors = [{unit: r.line, "column": r.column, "message": r.message} for r in result.rejected]
     out = {
         "format": result.format,
         "rows_read": int(result.rows_read),
@@ -37,6 +38,7 @@ def report(path) -> dict:
         raise InputError(f"{path}: internal count mismatch ({out['rows_read']} read, {out['rows_accepted']} "
                          f"accepted, {out['rows_rejected']} rejected)")
     out["_observations"] = len(result.observations)
+    out["_unit"] = unit
     out["_rejections"] = result.rejected
     return out
 
@@ -45,11 +47,14 @@ def run(args) -> int:
     out = report(args.file)
     rejections = out.pop("_rejections")
     observations = out.pop("_observations")
+    unit = out.pop("_unit")
     if args.json:
         json.dump(out, sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")
         return 0
-    w = sys.stdout.write
+    def w(text: str) -> None:  # file names, columns and values come from the input: never terminal controls
+        sys.stdout.write(printable(text[:-1]) + "\n")
+
     w(f"{args.file}: format {out['format']}\n")
     w(f"  rows read      {out['rows_read']:>10,}\n")
     w(f"  rows accepted  {out['rows_accepted']:>10,}  ({observations:,} observations)\n")
@@ -57,7 +62,8 @@ def run(args) -> int:
     if out["rows_read"] == 0:
         w(f"  {args.file}: no data rows (the file has only a header)\n")
     for r in rejections:
-        where = f"{r.file}:{r.line}" if r.line is not None else r.file
+        where = (f"{r.file}:{r.line}" if unit == "line" else f"{r.file}: {unit} {r.line}") if r.line is not None \
+            else r.file
         column = f" column {r.column}:" if r.column else ""
         value = f" (got {r.value!r})" if r.value is not None else ""
         w(f"  {where}:{column} {r.message}{value}\n")

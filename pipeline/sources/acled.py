@@ -367,6 +367,7 @@ def _read_workbook(s: Sniff) -> ReadResult:
         header, body = _sheet_rows(wb, name, s.path)
         if not header:
             continue
+        textio.unique_header(header, s.path, f"sheet {name}, row {numbered_header_row(body)}")
         admin = name != "Non_HRP"
         needed = ["Country", "Month", "Year", "Events", "Fatalities"] + (["ISO3"] if admin else [])
         missing = [c for c in needed if c not in header]
@@ -374,11 +375,20 @@ def _read_workbook(s: Sniff) -> ReadResult:
             raise InputError(f"{s.path}: sheet {name}, row {numbered_header_row(body)}: missing column(s) "
                              f"{', '.join(missing)}")
         width = len(header)
+        where = f"{s.path} (sheet {name})"
+        # a value after the last column the header names cannot be placed: the row is set aside (as a CSV
+        # row wider than its header is); the sheet's rows come padded to its used width, with blank cells
+        named = max(i for i, h in enumerate(header) if h) + 1
+        wide = {n for n, r in body if any(_cell_text(c) for c in r[named:] if c is not None)}
+        for n in sorted(wide):
+            pre.append(Rejection(where, n, None, "shape", f"sheet {name}: row {n} has values after the last of the "
+                                                          f"header's {named} named columns; row set aside"))
+        rows_read += len(wide)
+        body = [(n, r) for n, r in body if n not in wide]
         frame = pd.DataFrame([[_cell_text(c) for c in (r + [""] * width)[:width]] for _, r in body],
                              columns=header, dtype="string") if body else pd.DataFrame(columns=header, dtype="string")
         frame["ingest_row"] = pd.array([n for n, _ in body], dtype="Int64")
         rows_read += len(frame)
-        where = f"{s.path} (sheet {name})"
         out = pd.DataFrame({"ingest_row": frame["ingest_row"]})
         out["source_id"], out["source_org"] = "acled-hdx", "ACLED (via HDX)"
         out["source_title"] = f"ACLED {family} events and fatalities by month (HDX)"

@@ -8,6 +8,7 @@ reports errors the same way and names the *source's* column in each message.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -72,14 +73,38 @@ def _blank(series: pd.Series) -> pd.Series:
     return series.isna() | (per_unique(series, str.strip) == "").fillna(True).astype(bool)
 
 
+# a comma is read as a thousands separator only between groups of three digits: "1,5" (a decimal comma?)
+# or "1,2,3" is not a number, rather than 15 or 123
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+# a date, or a date and a time of day (the time is dropped): "2023-11-06", "2023-11-06T11:00:00.000Z"
+DATE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?")
+
+
+def _number_text(value: str) -> str:
+    v = value.strip()
+    return v.replace(",", "") if "," in v and _GROUPED.fullmatch(v) else v
+
+
+def _finite(numbers: pd.Series) -> pd.Series:
+    """Infinity ("inf", "1e400", JSON's Infinity) and NaN text are not figures: NA, so finalize sets them aside."""
+    values = numbers.to_numpy(dtype="float64", na_value=np.nan)
+    bad = ~np.isfinite(values) & ~numbers.isna().to_numpy()
+    return numbers.mask(pd.Series(bad, index=numbers.index), pd.NA) if bad.any() else numbers
+
+
 def _to_number(series: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(series):
-        return series.astype("Float64")
+        return _finite(series.astype("Float64"))
     fast = _by_code(series, _to_number, pd.NA)
     if fast is not None:
         return fast
-    text = per_unique(series, lambda v: v.strip().replace(",", ""))
-    return pd.to_numeric(text, errors="coerce").astype("Float64")
+    text = per_unique(series, _number_text)
+    return _finite(pd.to_numeric(text, errors="coerce").astype("Float64"))
+
+
+def _date_text(value: str) -> str | None:
+    m = DATE_TIME.fullmatch(value.strip())
+    return m.group(1) if m else None
 
 
 def _to_date(series: pd.Series) -> pd.Series:
@@ -88,7 +113,7 @@ def _to_date(series: pd.Series) -> pd.Series:
     fast = _by_code(series, _to_date, pd.NaT)
     if fast is not None:
         return fast
-    text = per_unique(series, lambda v: v.strip()[:10])
+    text = per_unique(series, _date_text)
     return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
 
 

@@ -26,21 +26,30 @@ def _limit(compressed: int) -> int:
 
 
 def _gunzip(data: bytes, path: Path) -> bytes:
+    """Every member of a gzip file (`cat a.gz b.gz` is one valid gzip file of both), within the size limit.
+    Anything after the last member other than zero padding is refused: a damaged or mixed-up file."""
     limit = _limit(len(data))
     out = bytearray()
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     pending = data
     try:
-        while pending and not d.eof:
-            out += d.decompress(pending, 1 << 20)
-            pending = d.unconsumed_tail
-            if len(out) > limit:
-                raise InputError(
-                    f"{path}: gzip expands beyond {limit:,} bytes ({len(data):,} compressed); "
-                    "refused as a likely decompression bomb"
-                )
-        if not d.eof:
-            raise InputError(f"{path}: truncated gzip data (the compressed stream ends early)")
+        while True:
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            while pending and not d.eof:
+                out += d.decompress(pending, 1 << 20)
+                pending = d.unconsumed_tail
+                if len(out) > limit:
+                    raise InputError(
+                        f"{path}: gzip expands beyond {limit:,} bytes ({len(data):,} compressed); "
+                        "refused as a likely decompression bomb"
+                    )
+            if not d.eof:
+                raise InputError(f"{path}: truncated gzip data (the compressed stream ends early)")
+            pending = d.unused_data
+            if not pending.strip(b"\x00"):
+                break
+            if not pending.startswith(b"\x1f\x8b"):
+                raise InputError(f"{path}: {len(pending):,} bytes after the end of the gzip data are not gzip "
+                                 "(a damaged file, or other data appended to it)")
     except zlib.error as exc:
         raise InputError(f"{path}: corrupt gzip data ({exc})") from None
     return bytes(out)
@@ -214,7 +223,10 @@ def read_path(path: str | Path) -> ReadResult:
     s = sniff(path)
     reader = detect(s)
     try:
-        return reader.read(s)
+        result = reader.read(s)
+        if s.kind == "json":
+            result.row_unit = "record"
+        return result
     except InputError:
         raise
     except MemoryError:

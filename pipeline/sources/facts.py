@@ -27,11 +27,14 @@ def source_id(org: str) -> str:
 
 
 def read(s: Sniff) -> ReadResult:
-    header, rows = textio.csv_rows(s.text, s.path)
+    pre: list = []
+    header, rows = textio.csv_rows(s.text, s.path, rejected=pre)
+    textio.unique_header(header, s.path)
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise InputError(f"{s.path}: line 1: missing required column(s) {', '.join(missing)}")
-    raw = textio.rows_frame(header, rows)
+    raw, wide = textio.wide_rows_set_aside(header, rows, s.path)  # a row wider than the header is set aside
+    pre += wide
     out = pd.DataFrame({"ingest_row": raw["ingest_row"]})
     for col in SAME:
         if col in raw.columns:
@@ -47,5 +50,5 @@ def read(s: Sniff) -> ReadResult:
     derived = out["source_org"].fillna("").map(source_id)
     out["source_id"] = derived if given is None else given.fillna(derived)
     out["_row_key"] = raw["fact_id"]
-    return finalize(out, fmt=FORMAT, path=s.path, sha256=s.sha256,
+    return finalize(out, fmt=FORMAT, path=s.path, sha256=s.sha256, rows_read=len(raw) + len(pre), extra_rejections=pre,
                     source_cols={"value_best": "value", "value_low": "value_low", "value_high": "value_high"})

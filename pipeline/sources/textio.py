@@ -144,8 +144,13 @@ def first_rows(text: str, path: Path, n: int = 2, *, delimiter: str = ",") -> li
     return out
 
 
-def csv_rows(text: str, path: Path, *, delimiter: str = ",") -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and rows of a CSV text, each row with the file's own line number (header = line 1)."""
+def csv_rows(text: str, path: Path, *, delimiter: str = ",",
+             rejected: list | None = None) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and rows of a CSV text, each row with the file's own line number (header = line 1).
+
+    A quote that opens a field and is never closed would make the rest of the file one field: that line
+    is set aside (appended to `rejected`, rule `quote`) and reading goes on from the next line; without
+    `rejected`, it is an InputError naming the line."""
     csv.field_size_limit(MAX_FIELD)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -156,17 +161,44 @@ def csv_rows(text: str, path: Path, *, delimiter: str = ",") -> tuple[list[str],
         raise InputError(f"{path}: line 1: {exc}") from None
     rows: list[tuple[int, list[str]]] = []
     start = reader.line_num + 1
+    offset = 0  # lines before the text the reader reads (after a set-aside unclosed quote)
+    last = sum(1 for _ in io.StringIO(text, newline=""))  # the reader's line count at the end of the text
     while True:
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            raise InputError(f"{path}: line {reader.line_num}: {exc}") from None
+            raise InputError(f"{path}: line {offset + reader.line_num}: {exc}") from None
+        if reader.line_num >= last and any("\n" in c or "\r" in c for c in row) \
+                and _unclosed(text, start - offset, delimiter):
+            message = ("a quoted field opens on this line and is never closed, so the rest of the file would be "
+                       "read as one field; row set aside (close the quote, or double a quote inside it)")
+            if rejected is None:
+                raise InputError(f"{path}: line {start}: {message}")
+            rejected.append(Rejection(str(path), start, None, "quote", message))
+            text = "".join(io.StringIO(text, newline="").readlines()[start - offset:])
+            offset = start
+            last = sum(1 for _ in io.StringIO(text, newline=""))
+            reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+            start = offset + 1
+            continue
         if row and any(cell.strip() for cell in row):
             rows.append((start, row))
-        start = reader.line_num + 1
+        start = offset + reader.line_num + 1
     return [h.strip() for h in header], rows
+
+
+def _unclosed(text: str, line: int, delimiter: str) -> bool:
+    """Whether the record starting at `line` of text (1-based), the text's last, runs to the end inside an
+    open quote."""
+    tail = "".join(io.StringIO(text, newline="").readlines()[line - 1:])
+    try:
+        for _ in csv.reader(io.StringIO(tail, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def rows_frame(header: list[str], rows: list[tuple[int, list[str]]]) -> pd.DataFrame:
@@ -228,6 +260,7 @@ def read_table(s: Sniff, *, usecols: list[str] | None = None, categorical: bool 
     """
     text = s.text or ""
     path = s.path
+    unique_header(s.header, path)
     rejected: list[Rejection] = []
     data = text.encode("utf-8", "surrogatepass") if len(text) > MAX_LINE else None
     long = _long_lines(text, data)
@@ -248,8 +281,8 @@ def read_table(s: Sniff, *, usecols: list[str] | None = None, categorical: bool 
     frame = _fast_frame(data, usecols, categorical, keys)
     del data
     if frame is None:
-        header, rows = csv_rows(text, path)
-        frame, shape_rej = _slow_frame(header, rows, path, usecols)
+        header, rows = csv_rows(text, path, rejected=rejected)
+        frame, shape_rej = wide_rows_set_aside(header, rows, path, usecols)
         rejected.extend(shape_rej)
     header = list(frame.columns[:-1])
     hxl: dict[str, str] = {}
@@ -292,7 +325,7 @@ def _fast_frame(data: bytes, usecols: list[str] | None, categorical: bool = Fals
             dtype = {c: (str if str(c).strip() in keys else "category") for c in header}
         with warnings.catch_warnings():
             # with index_col=False, a first data row one field wider than the header only warns, and its
-            # last field is dropped: the row-by-row reading (_slow_frame) sets that line aside instead (a
+            # last field is dropped: the row-by-row reading (wide_rows_set_aside) sets that line aside instead (a
             # wider row further down is a ParserError)
             warnings.simplefilter("error", pd.errors.ParserWarning)
             frame = pd.read_csv(io.BytesIO(data), dtype=dtype, keep_default_na=False,
@@ -310,7 +343,7 @@ def _fast_frame(data: bytes, usecols: list[str] | None, categorical: bool = Fals
         if not (len(frame) == expected - 1 and data.endswith(b"\n\n")):
             return None
     if usecols is not None and _wider_than_header(data):
-        return None  # pandas reads the chosen columns of a too-wide row without a word: _slow_frame sets it aside
+        return None  # pandas reads the chosen columns of a too-wide row without a word: wide_rows_set_aside sets it aside
     frame.columns = [str(c).strip() for c in frame.columns]
     if any(c.startswith("Unnamed: ") for c in frame.columns) or len(set(frame.columns)) != len(frame.columns):
         return None  # blank or duplicate header cells: let the exact route name them as the file does
@@ -345,7 +378,9 @@ def _wider_than_header(data: bytes) -> bool:
     return any(len(fields) > width for fields in csv.reader(io.StringIO("\n".join(line(k) for k in maybe))))
 
 
-def _slow_frame(header, rows, path, usecols):
+def wide_rows_set_aside(header, rows, path, usecols=None):
+    """The rows as a frame (see rows_frame), less those with more fields than the header, which come back as
+    rejections (rule `shape`): their extra fields cannot be placed. usecols: the columns to keep."""
     width = len(header)
     rejected = []
     kept = []
@@ -369,6 +404,8 @@ def read_bytes(path: Path) -> bytes:
         raise InputError(f"{path}: cannot open ({exc.strerror})") from None
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a file")
+    if not path.is_file():  # a named pipe or a device: reading it could wait for ever
+        raise InputError(f"{path}: not a regular file (a pipe or a device); expected a data file")
     if size > MAX_BYTES:
         raise InputError(f"{path}: {size:,} bytes is over the limit of {MAX_BYTES:,}")
     try:
@@ -408,9 +445,27 @@ def code(series: pd.Series) -> pd.Series:
 
 
 def iso_date(series: pd.Series) -> pd.Series:
-    """'2023-11-06T11:00:00.000Z' -> '2023-11-06' (the text finalize checks); other text left as is."""
+    """'2023-11-06T11:00:00.000Z' -> '2023-11-06' (the text finalize checks); other text (a date followed
+    by anything but a time of day, too) left as is, for finalize to set aside."""
+    from pipeline.sources.base import DATE_TIME
+
     s = clean(series)
-    return s.where(~s.str.match(r"^\d{4}-\d{2}-\d{2}[T ]", na=False), s.str.slice(0, 10))
+    timed = s.str.fullmatch(DATE_TIME.pattern, na=False) & (s.str.len() > 10)
+    return s.where(~timed, s.str.slice(0, 10))
+
+
+def unique_header(header: list[str], path: Path, where: str = "line 1") -> None:
+    """Refuse a header that names a column twice: which of the two a reader would take is a guess, and
+    the other's values would be lost without a word. Blank header cells (trailing commas) may repeat."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header, start=1):
+        name = str(name).strip()
+        if not name:
+            continue
+        if name in seen:
+            raise InputError(f"{path}: {where}: column {name!r} appears twice (columns {seen[name]} and {i}); "
+                             "expected each column to have its own name")
+        seen[name] = i
 
 
 def require_columns(path: Path, header: list[str], needed, what: str) -> None:

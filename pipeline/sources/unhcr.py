@@ -17,6 +17,7 @@ import pandas as pd
 
 from pipeline.schema import InputError, ReadResult, Rejection, empty_observations
 from pipeline.sources import textio
+from pipeline.sources.base import _to_number as base_number
 from pipeline.sources.textio import Sniff, col
 
 FORMAT = "unhcr"
@@ -98,7 +99,10 @@ def read(s: Sniff) -> ReadResult:
         org, sid, title = "UNHCR", "unhcr-population", "UNHCR population statistics"
     for column, (metric, basis, note) in figures.items():
         value = col(raw, column)
-        present = value.notna() & (value != "-") & (pd.to_numeric(value.str.replace(",", ""), errors="coerce") != 0)
+        # no figure: blank, "-" or zero; anything else goes on to finalize, which sets aside what is not a
+        # number (a comparison with a value that is not a number is NA, and .loc would drop such a row unseen)
+        zero = (base_number(value) == 0).fillna(False).astype(bool)
+        present = value.notna() & (value != "-") & ~zero
         part = base.loc[present].assign(
             source_id=sid, source_org=org, source_title=title, source_url=URL, metric=metric, basis=basis,
             value_best=value[present], period_end=end[present],
