@@ -431,3 +431,11 @@ def test_workbook_row_with_values_beyond_the_header_is_set_aside(tmp_path):
     assert [(x.line, x.rule) for x in r.rejected] == [(4, "shape")] and "Non_HRP" in r.rejected[0].file
     assert r.rows_read == r.rows_accepted + r.rows_rejected
     assert "Jordan" not in set(r.observations["place"])
+
+
+def test_a_stray_byte_is_not_read_as_arabic_and_its_line_is_named(tmp_path):
+    """0xC7 is an Arabic letter in Windows-1256: one such byte inside a Latin word made the whole file read as
+    Windows-1256, changing its text without a word. Real Arabic text comes in words."""
+    data = with_row(5, ROWS[3].replace("Countrywide", "Country\udcc7wide")).encode("utf-8", "surrogateescape")
+    message = refused(write(tmp_path, "stray.csv", data), "not UTF-8: line 5, byte ")
+    assert "0xC7" in message

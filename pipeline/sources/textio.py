@@ -59,6 +59,7 @@ class Sniff:
 # ----------------------------------------------------------------------------------------------- decoding
 
 _ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
+_ARABIC_WORD = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]{2,}")
 
 
 def decode(data: bytes, path: Path) -> tuple[str, str]:
@@ -97,7 +98,10 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
     if text is not None:
         non_ascii = [ch for ch in text[:200_000] if ord(ch) > 127]
         arabic = sum(1 for ch in non_ascii if _ARABIC.match(ch))
-        if non_ascii and arabic >= 0.6 * len(non_ascii):
+        # Arabic text comes in words: a letter or two alone among Latin ones is a damaged UTF-8 byte, which
+        # read as Windows-1256 would change the file's text without a word
+        in_words = sum(len(w) for w in _ARABIC_WORD.findall(text[:200_000]))
+        if non_ascii and arabic >= 0.6 * len(non_ascii) and in_words >= 0.8 * arabic:
             return text, "cp1256"
     guess = ""
     try:
@@ -108,8 +112,11 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
             guess = f"; it looks like {best.encoding}"
     except Exception:  # a guess only; never let it hide the real message
         pass
+    at = utf8_error.start
+    line = data.count(b"\n", 0, at) + 1
+    column = at - (data.rfind(b"\n", 0, at) + 1) + 1
     raise InputError(
-        f"{path}: not UTF-8 (byte {utf8_error.start}: {utf8_error.reason}){guess}; "
+        f"{path}: not UTF-8: line {line}, byte {column} of the line (0x{data[at]:02X}: {utf8_error.reason}){guess}; "
         "save it as UTF-8, UTF-16 or Windows-1256 (Arabic)"
     )
 
