@@ -325,3 +325,19 @@ def test_dtm_latest_round_same_both_ways_with_odd_round_numbers(tmp_path, routes
     assert_same(fast, exact)
     recommended = fast.observations.loc[fast.observations["role"] == "recommended", "admin2_code"].tolist()
     assert sorted(recommended) == ["HT0112", "HT0114", "HT0114", "HT0115"]
+
+
+def test_a_nul_byte_past_the_first_64_kib_takes_the_exact_route_which_sets_its_line_aside(tmp_path, routes):
+    header, *rows = EDGE.rstrip("\n").split("\n")
+    good = next(r for r in rows if r.startswith("SYR8,"))
+    filler = [good.replace("SYR8,", f"SYRF{i},", 1) for i in range(2000)]
+    text = "\n".join([header, *rows, *filler, good.replace("SYR8,", "SYRNUL,", 1).replace("Battles", "Batt\x00les")])
+    assert text.index("\x00") > 1 << 16  # beyond what prescan reads
+    path = tmp_path / "acled_nul.csv"
+    path.write_text(text + "\n", encoding="utf-8")
+    fast, exact, took = routes([path])
+    assert took == []
+    assert_same(fast, exact)
+    nul = fast.rejected[fast.rejected["rule"] == "binary"]
+    assert list(nul["line"]) == [len(rows) + len(filler) + 2]
+    assert not fast.observations["notes"].fillna("").str.contains("\x00").any()

@@ -439,3 +439,29 @@ def test_a_stray_byte_is_not_read_as_arabic_and_its_line_is_named(tmp_path):
     data = with_row(5, ROWS[3].replace("Countrywide", "Country\udcc7wide")).encode("utf-8", "surrogateescape")
     message = refused(write(tmp_path, "stray.csv", data), "not UTF-8: line 5, byte ")
     assert "0xC7" in message
+
+
+def test_hapi_conflict_rows_of_an_unknown_event_type_are_set_aside(tmp_path):
+    header, *rows = (FIX / "hapi_conflict_events.csv").read_text().splitlines()
+    rows[1] = rows[1].replace(",political_violence,", ",riots_and_more,")
+    r = read_path(write(tmp_path, "conflict.csv", "\n".join([header, *rows]) + "\n"))
+    assert [(x.line, x.column, x.rule, x.value) for x in r.rejected] == [(3, "event_type", "vocabulary", "riots_and_more")]
+    assert r.rows_read == len(rows) and r.rows_accepted == len(rows) - 1
+    assert 3 not in set(r.observations["ingest_row"])
+
+
+def test_workbook_blank_iso3_is_blamed_on_iso3_not_on_the_country(tmp_path):
+    sheets = dict(make_xlsx.ACLED_SHEETS)
+    hrp = [list(row) for row in sheets["HRP_1"]]
+    hrp[1][hrp[0].index("ISO3")] = ""
+    sheets["HRP_1"] = hrp
+    r = read_path(make_xlsx.write_xlsx(tmp_path / "iso.xlsx", sheets))
+    assert [(x.line, x.column, x.rule) for x in r.rejected] == [(2, "ISO3", "required")], r.rejected
+
+
+def test_a_nul_byte_after_the_start_sets_its_line_aside(tmp_path):
+    filler = [ROWS[0].replace("ds-1", f"ds-{i}") for i in range(200)]  # past the first 4 KiB, checked as binary
+    bad = ROWS[1].replace("Countrywide", "Country\x00wide")
+    r = read_path(write(tmp_path, "nul.csv", "\n".join([HEADER, *filler, bad]) + "\n"))
+    assert [(x.line, x.rule) for x in r.rejected] == [(202, "binary")]
+    assert r.rows_read == 201 and r.rows_accepted == 200

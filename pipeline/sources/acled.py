@@ -414,7 +414,9 @@ def _read_workbook(s: Sniff) -> ReadResult:
         out["period_end"] = (month + pd.offsets.MonthEnd(0)).dt.strftime("%Y-%m-%d").astype("string")
         out["date_precision"] = "month"
         out["notes"] = f"{family}; sheet {name}"
-        unknown = out["country_iso3"].isna() & col(frame, "Country").notna() & ~bad_month
+        # a country name not in the table (on the sheet without ISO3); a blank ISO3 on the others is finalize's
+        # "a value is required in ISO3"
+        unknown = out["country_iso3"].isna() & col(frame, "Country").notna() & ~bad_month & (not admin)
         for line, c in zip(frame.loc[unknown, "ingest_row"], col(frame, "Country")[unknown]):
             pre.append(Rejection(where, int(line), "Country", "country",
                                  f"sheet {name}: country name {c!r} is not in the ISO3 table", c))

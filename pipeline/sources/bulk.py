@@ -175,7 +175,7 @@ def prescan(path: Path, *, min_bytes: int | None = None) -> Prescan | None:
 
 def scan_body(path: Path) -> tuple[str, int] | None:
     """One streaming pass over the whole file: (sha256, physical lines), or None when a quote has spaces
-    outside it. Runs in a thread: hashing and numpy release the GIL."""
+    outside it or a NUL byte is found. Runs in a thread: hashing and numpy release the GIL."""
     import numpy as np
 
     h = hashlib.sha256()
@@ -189,6 +189,8 @@ def scan_body(path: Path) -> tuple[str, int] | None:
             h.update(chunk)
             lines += int(np.count_nonzero(np.frombuffer(chunk, dtype=np.uint8) == 10))  # 3x bytes.count
             if b'"' in chunk and _odd_quotes(chunk, prev):
+                return None
+            if b"\x00" in chunk:  # binary bytes: the exact route sets their lines aside
                 return None
             prev = chunk[-4:]
     if prev and not prev.endswith(b"\n"):

@@ -26,6 +26,7 @@ IDPS = {"operation", "reporting_round", "population", "location_code", "referenc
 REFUGEES = {"population_group", "population", "origin_location_code", "asylum_location_code",
             "reference_period_start"}
 CONFLICT = {"event_type", "events", "fatalities", "location_code", "reference_period_start"}
+EVENT_TYPES = {"civilian_targeting", "demonstration", "political_violence"}
 KINDS = {"idps": IDPS, "refugees": REFUGEES, "conflict-events": CONFLICT}
 
 GROUPS = {"REF": ("refugees", "stock"), "ROC": ("refugees", "stock"), "ASY": ("asylum_seekers", "stock"),
@@ -158,6 +159,12 @@ def _refugees(raw: pd.DataFrame, s: Sniff):
 
 def _conflict(raw: pd.DataFrame, s: Sniff):
     etype = col(raw, "event_type").str.lower()
+    # the types HAPI publishes; another would be counted with no way to tell whether it overlaps these
+    unknown = ~etype.isin(EVENT_TYPES).fillna(False).astype(bool)
+    pre = [Rejection(str(s.path), int(line), "event_type", "vocabulary",
+                     f"expected one of: {', '.join(sorted(EVENT_TYPES))}", None if v is pd.NA else str(v))
+           for line, v in zip(raw.loc[unknown, "ingest_row"], col(raw, "event_type")[unknown])]
+    raw, etype = raw.loc[~unknown], etype[~unknown]
     base = pd.DataFrame({"ingest_row": raw["ingest_row"]})
     _place(raw, base)
     base["source_id"] = "hapi-conflict-events"
@@ -188,4 +195,4 @@ def _conflict(raw: pd.DataFrame, s: Sniff):
     killed = killed.loc[~col(raw, "fatalities").isna()]
     cols = {"country_iso3": "location_code", "period_start": "reference_period_start",
             "period_end": "reference_period_end"}
-    return [(events, {**cols, "value_best": "events"}), (killed, {**cols, "value_best": "fatalities"})], None, []
+    return [(events, {**cols, "value_best": "events"}), (killed, {**cols, "value_best": "fatalities"})], None, pre

@@ -269,6 +269,17 @@ def read_table(s: Sniff, *, usecols: list[str] | None = None, categorical: bool 
     path = s.path
     unique_header(s.header, path)
     rejected: list[Rejection] = []
+    if "\x00" in text:  # binary bytes past the start (a NUL near the start refuses the file as binary)
+        lines = text.split("\n")
+        for n, line in enumerate(lines, start=1):
+            if "\x00" in line:
+                if n == 1:
+                    raise InputError(f"{path}: line 1: the header holds a NUL byte (binary content, not text)")
+                rejected.append(Rejection(str(path), n, None, "binary",
+                                          f"line {n} holds a NUL byte (binary content, not text); row set aside"))
+                lines[n - 1] = ""
+        text = "\n".join(lines)
+        del lines
     data = text.encode("utf-8", "surrogatepass") if len(text) > MAX_LINE else None
     long = _long_lines(text, data)
     if long:
