@@ -465,3 +465,21 @@ def test_a_nul_byte_after_the_start_sets_its_line_aside(tmp_path):
     r = read_path(write(tmp_path, "nul.csv", "\n".join([HEADER, *filler, bad]) + "\n"))
     assert [(x.line, x.rule) for x in r.rejected] == [(202, "binary")]
     assert r.rows_read == 201 and r.rows_accepted == 200
+
+
+@pytest.mark.parametrize("record,found", [("oops", "a string"), (None, "null"), (7, "a number"), ([1], "a list")])
+def test_a_json_record_that_is_not_an_object_is_set_aside_and_the_others_read(tmp_path, record, found):
+    records = json.loads((FIX / "idmc_idu.json").read_text())
+    records.insert(1, record)
+    r = read_path(write(tmp_path, "idu.json", json.dumps(records)))
+    assert [(x.line, x.rule) for x in r.rejected] == [(2, "shape")] and found in r.rejected[0].message
+    assert r.rows_read == len(records) and r.rows_accepted == len(records) - 1
+    assert sorted(r.observations["ingest_row"].unique()) == [n for n in range(1, len(records) + 1) if n != 2]
+
+
+def test_a_first_json_record_lacking_a_field_does_not_hide_the_format(tmp_path):
+    records = json.loads((FIX / "idmc_idu.json").read_text())
+    del records[0]["iso3"]
+    r = read_path(write(tmp_path, "idu.json", json.dumps(records)))
+    assert r.format == "idmc-idu-json"
+    assert [(x.line, x.column, x.rule) for x in r.rejected] == [(1, "iso3", "required")]

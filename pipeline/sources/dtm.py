@@ -46,8 +46,7 @@ def read(s: Sniff) -> ReadResult:
         if obj.get("isSuccess") is False:
             errors = obj.get("errorMessages") or obj.get("errors") or "no reason given"
             raise InputError(f"{s.path}: the DTM API answered with an error: {str(errors)[:200]}")
-        raw = textio.records_frame(obj["result"], s.path, "DTM")
-        pre, rows_read = [], len(raw)
+        raw, pre, rows_read = textio.records_frame(obj["result"], s.path, "DTM")
         fmt = "dtm-json"
     if len(raw):
         textio.require_columns(s.path, list(raw.columns), sorted(NEEDED), "an IOM DTM export")

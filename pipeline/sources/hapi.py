@@ -55,8 +55,7 @@ def read(s: Sniff) -> ReadResult:
         raw, pre = table.frame, table.rejected
         rows_read = table.rows_read
     else:
-        raw = textio.records_frame(s.json_obj["data"], s.path, "HAPI")
-        pre, rows_read = [], len(raw)
+        raw, pre, rows_read = textio.records_frame(s.json_obj["data"], s.path, "HAPI")
     kind = _kind(set(raw.columns))
     if kind is None:
         raise InputError(f"{s.path}: HAPI payload without the columns of a known endpoint "

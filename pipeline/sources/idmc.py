@@ -40,8 +40,8 @@ def read(s: Sniff) -> ReadResult:
         table = textio.read_table(s)
         raw, pre, rows_read, fmt = table.frame, table.rejected, table.rows_read, "idmc-idu-csv"
     else:
-        raw = textio.records_frame(textio.json_list(s.json_obj, *WRAPPERS), s.path, "IDMC")
-        pre, rows_read, fmt = [], len(raw), "idmc-idu-json"
+        raw, pre, rows_read = textio.records_frame(textio.json_list(s.json_obj, *WRAPPERS), s.path, "IDMC")
+        fmt = "idmc-idu-json"
     textio.require_columns(s.path, list(raw.columns), sorted(NEEDED), "an IDMC IDU export")
     out = pd.DataFrame({"ingest_row": raw["ingest_row"]})
     out["source_id"], out["source_org"] = "idmc-idu", "IDMC"

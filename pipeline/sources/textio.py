@@ -499,19 +499,24 @@ def stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def records_frame(records: list, path: Path, what: str) -> pd.DataFrame:
-    """JSON records (a list of objects) as a frame of strings; `ingest_row` = the record's number, from 1."""
+def records_frame(records: list, path: Path, what: str) -> tuple[pd.DataFrame, list[Rejection], int]:
+    """JSON records (a list of objects) as a frame of strings, `ingest_row` = the record's number from 1;
+    with the records that are not objects (a string, a number, null) set aside, and the records read."""
     if not isinstance(records, list):
         raise InputError(f"{path}: expected a list of {what} records")
-    bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
-    if bad is not None:
-        raise InputError(f"{path}: record {bad + 1} is not an object")
-    frame = pd.DataFrame(records, dtype=object) if records else pd.DataFrame()
+    kinds = {str: "a string", bool: "true or false", int: "a number", float: "a number", list: "a list"}
+    rejected = [Rejection(str(path), i + 1, None, "shape",
+                          f"expected an object with the {what} fields, found {kinds.get(type(r), 'null')}; "
+                          "record set aside", None if r is None else str(r)[:200])
+                for i, r in enumerate(records) if not isinstance(r, dict)]
+    numbers = [i + 1 for i, r in enumerate(records) if isinstance(r, dict)]
+    objects = [r for r in records if isinstance(r, dict)] if rejected else records
+    frame = pd.DataFrame(objects, dtype=object) if objects else pd.DataFrame()
     for c in frame.columns:
         frame[c] = frame[c].astype("string")
     frame.columns = [str(c).strip() for c in frame.columns]
-    frame["ingest_row"] = pd.array(range(1, len(frame) + 1), dtype="Int64")
-    return frame
+    frame["ingest_row"] = pd.array(numbers, dtype="Int64")
+    return frame, rejected, len(records)
 
 
 def json_list(obj, *keys: str):
@@ -525,12 +530,15 @@ def json_list(obj, *keys: str):
     return None
 
 
-def first_keys(obj, *keys: str) -> set[str]:
-    """Keys of the first record of a JSON payload (empty set when there is none)."""
+def first_keys(obj, *keys: str, records_seen: int = 50) -> set[str]:
+    """Keys of the first records of a JSON payload, those that are objects (empty set when there is none):
+    a first record lacking a field, or not an object, does not hide what the file is."""
     records = json_list(obj, *keys)
-    if records and isinstance(records[0], dict):
-        return set(records[0])
-    return set()
+    found: set[str] = set()
+    for r in (records or [])[:records_seen]:
+        if isinstance(r, dict):
+            found |= set(r)
+    return found
 
 
 def finalize_parts(parts, *, fmt: str, path, sha256: str, rows_read: int, extra_rejections=None):

@@ -67,8 +67,7 @@ def read(s: Sniff) -> ReadResult:
         table = textio.read_table(s)
         raw, pre, rows_read = table.frame, table.rejected, table.rows_read
     else:
-        raw = textio.records_frame(s.json_obj["items"], s.path, "UNHCR")
-        pre, rows_read = [], len(raw)
+        raw, pre, rows_read = textio.records_frame(s.json_obj["items"], s.path, "UNHCR")
     pre = list(pre)
     kind = _kind(set(raw.columns)) if len(raw.columns) > 1 else "population"
     if kind == "countries":
