@@ -483,3 +483,9 @@ def test_a_first_json_record_lacking_a_field_does_not_hide_the_format(tmp_path):
     r = read_path(write(tmp_path, "idu.json", json.dumps(records)))
     assert r.format == "idmc-idu-json"
     assert [(x.line, x.column, x.rule) for x in r.rejected] == [(1, "iso3", "required")]
+
+
+@pytest.mark.parametrize("content,kind", [(b"null", "null"), (b" 42\n", "a number"), (b'"hello"', "a string"),
+                                          (b"true", "true or false")])
+def test_a_lone_json_value_is_named_as_such(tmp_path, content, kind):
+    refused(write(tmp_path, "value.json", content), f"a JSON value ({kind}), not a table")

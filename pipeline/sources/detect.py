@@ -118,6 +118,14 @@ def sniff(path: str | Path) -> Sniff:
         except RecursionError:
             raise InputError(f"{path}: JSON nested too deeply to read") from None
         return Sniff(path=path, sha256=sha, kind="json", text=None, encoding=encoding, json_obj=obj)
+    if stripped[:1] in ('"', "-", "n", "t", "f") or stripped[:1].isdigit():  # a lone JSON value is no table
+        try:
+            value = json.loads(stripped)
+        except (json.JSONDecodeError, RecursionError):
+            pass
+        else:
+            kind = "null" if value is None else {bool: "true or false", str: "a string"}.get(type(value), "a number")
+            raise InputError(f"{path}: a JSON value ({kind}), not a table; expected a CSV, or JSON records")
     if textio.looks_binary(text):
         raise InputError(f"{path}: binary content, not a text table")
     text = text.lstrip("\ufeff")
