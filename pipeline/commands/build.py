@@ -6,6 +6,8 @@ import logging
 import sys
 import time
 
+from pipeline.schema import printable
+
 
 def register(sub) -> None:
     p = sub.add_parser("build", help="ingest, validate, aggregate and publish the report site (all assets, one process)")
@@ -50,7 +52,7 @@ def run(args) -> int:
             what = f.get("expectation", "?")
             where = ", ".join(str(v) for v in (f.get("column"), f.get("sample")) if v)
             count = f.get("unexpected_count")
-            print(f"  - {what}" + (f" ({count} unexpected)" if count else "") + (f": {where}" if where else ""),
+            print(printable(f"  - {what}" + (f" ({count} unexpected)" if count else "") + (f": {where}" if where else "")),
                   file=sys.stderr)
     if not result.success or failed_checks or "report_site" not in done:
         for ev in result.all_events:
@@ -62,7 +64,7 @@ def run(args) -> int:
                 while err is not None and err.cause is not None and err.cls_name == "DagsterExecutionStepExecutionError":
                     err = err.cause
                 message = err.message.strip().splitlines()[0] if err else "failed"
-                print(f"step failed: {ev.step_key}: {message}", file=sys.stderr)
+                print(printable(f"step failed: {ev.step_key}: {message}"), file=sys.stderr)
         print(f"build failed after {time.monotonic() - started:.1f}s; warehouse {warehouse_path()}; "
               "rerun with --verbose for Dagster's step log", file=sys.stderr)
         return 1

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from pipeline.cli import UsageError
-from pipeline.schema import InputError, parse_iso_date
+from pipeline.schema import InputError, parse_iso_date, printable
 
 MAX_ARTICLE_BYTES = 5 * 1024 * 1024
 
@@ -86,5 +86,5 @@ def run(args) -> int:
                 msg += f"\n  line {r.line}: {r.column}: {r.message}"
         else:
             msg = f"{target}: no figures found (header only)"
-        print(msg, file=sys.stderr)
+        print(printable(msg), file=sys.stderr)
     return 0
