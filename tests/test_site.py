@@ -199,7 +199,7 @@ def test_page_escapes_hostile_strings(default_warehouse, tmp_path):
 
     out = tmp_path / "x.html"
     render_page(environment(), "topic.html", out, page="scale", title="<b>t</b>", site_title="s", nav=[],
-                as_of=None, n_obs=1, n_sources=1, intro=["</script><script>alert(1)</script>"], charts=[],
+                as_of=None, n_obs=1, n_documents=1, n_orgs=1, intro=["</script><script>alert(1)</script>"], charts=[],
                 tables=[{"id": "t", "title": "t", "caption": None, "columns": [("a", "a", "text"), ("b", "b", "source")],
                          "rows": [{"a": "<img src=x onerror=alert(2)>", "b": "x", "source_url": "javascript:alert(3)"}]}])
     html = out.read_text(encoding="utf-8")
@@ -291,3 +291,16 @@ def test_a_failure_drawing_the_images_fails_the_build(default_warehouse, tmp_pat
     monkeypatch.setattr(render._Drawer, "script", broken)
     with pytest.raises(RuntimeError, match="vl-convert is broken"):
         build_site(default_warehouse, tmp_path / "site")
+
+
+def test_documents_are_counted_and_listed_once_each_whoever_relayed_them(site, default_warehouse):
+    con = default_warehouse
+    n_docs, n_orgs = con.execute("SELECT count(DISTINCT coalesce(source_url, source_title)), count(DISTINCT source_id) "
+                                 "FROM observations").fetchone()
+    html = (site / "index.html").read_text(encoding="utf-8")
+    assert f"published figures from {n_docs} documents by {n_orgs} organisations." in html
+    rows = _table_rows((site / "sources.html").read_text(encoding="utf-8"), "documents")
+    assert len(rows) == n_docs
+    titles = [r[1] for r in rows]
+    assert len(set(titles)) == len(titles), "a document listed twice"
+    assert sum(int(r[3]) for r in rows) == con.execute("SELECT count(*) FROM observations").fetchone()[0]

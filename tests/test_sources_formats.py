@@ -299,3 +299,16 @@ def test_xlsx_inside_gzip_is_still_a_workbook(tmp_path):
 def test_facts_reader_still_reads_the_default_dataset():
     r = read_path(Path(__file__).parents[1] / "data" / "default" / "figures.csv")
     assert r.format == "facts" and r.rows_accepted == 86
+
+
+def test_every_default_figure_names_its_own_document():
+    """A title such as "same as K07" or "same report" is a note to the transcriber, not a document: on the
+    site it would be cited as one."""
+    r = read_path(Path(__file__).parents[1] / "data" / "default" / "figures.csv")
+    titles = r.observations["source_title"]
+    assert titles.notna().all()
+    placeholders = titles[titles.str.contains(r"^\s*same\b", case=False, regex=True)]
+    assert placeholders.empty, sorted(set(placeholders))
+    # one document, one title: rows citing the same link give it the same title
+    linked = r.observations.dropna(subset=["source_url"]).groupby("source_url")["source_title"].nunique()
+    assert (linked == 1).all(), linked[linked > 1]
