@@ -304,3 +304,27 @@ def test_documents_are_counted_and_listed_once_each_whoever_relayed_them(site, d
     titles = [r[1] for r in rows]
     assert len(set(titles)) == len(titles), "a document listed twice"
     assert sum(int(r[3]) for r in rows) == con.execute("SELECT count(*) FROM observations").fetchone()[0]
+
+
+def test_pace_chart_bands_are_inclusive_cover_time_without_figures_and_cite_the_events(site):
+    pace = pd.read_csv(site / "charts" / "displacement_pace.csv")
+    daily, gaps, peaks = (pace[pace["layer"] == k] for k in ("daily", "gap", "peak"))
+    days = set(daily["date"])
+    # a peak band's last day is a day with a figure, the last of its 4 (the page's "to" date)
+    for p in peaks.itertuples():
+        span = pd.date_range(p.date, p.end_date)
+        assert len(span) == 4 and {f"{d:%Y-%m-%d}" for d in span} <= days
+    # no band of "no figures" covers a day that has one; the time after the last figure up to the last event
+    # drawn is such a band
+    for g in gaps.itertuples():
+        assert not {f"{d:%Y-%m-%d}" for d in pd.date_range(g.date, g.end_date)} & days
+    last = max(days)
+    assert ((gaps["date"] == f"{pd.Timestamp(last) + pd.Timedelta(days=1):%Y-%m-%d}")
+            & (gaps["end_date"] == pace.loc[pace["layer"] == "event", "date"].max())).any()
+    html = unescape((site / "pace.html").read_text(encoding="utf-8"))
+    # the highest rate is one figure spread over days: the page says so, and names no single day for it
+    assert "ran from 9 February 2020 to 12 February 2020: one published figure spread evenly over those 4 days" in html
+    assert "in one day" not in html
+    # the reports recording the events drawn are cited with the chart (Khan Sheikhoun: WFP's report)
+    chart_section = html.split('id="vis-displacement_pace"', 1)[1].split("Download:", 1)[0]
+    assert "wfp-syria-north-western-syria-emergency-situation-report-6" in chart_section

@@ -158,15 +158,25 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
         "days_in_7d": daily["days_in_7d"].astype("Int64"), "run": _runs(daily["date"]).astype("Int64"),
         "label": daily["wave_label"], "source_org": daily["source_org"], "level": pd.NA,
     })
+    # bands (gaps, peaks) run from `date` to `end_date`, both days included, in the data and its CSV
     gaps = []
     d = pd.to_datetime(daily["date"])
     for prev, nxt in zip(d[:-1], d[1:]):
         if (nxt - prev).days > 1:
             gaps.append({"layer": "gap", "date": f"{prev + pd.Timedelta(days=1):%Y-%m-%d}",
-                         "end_date": f"{nxt:%Y-%m-%d}", "label": f"no figures for {(nxt - prev).days - 1} days"})
+                         "end_date": f"{nxt - pd.Timedelta(days=1):%Y-%m-%d}",
+                         "label": f"no figures for {(nxt - prev).days - 1} days"})
+    if len(d) and len(events):  # events drawn beyond the figures: that time has no figures either, not zero
+        first, last = pd.to_datetime(events["date"]).min(), pd.to_datetime(events["date"]).max()
+        if first < d.iloc[0]:
+            gaps.insert(0, {"layer": "gap", "date": f"{first:%Y-%m-%d}",
+                            "end_date": f"{d.iloc[0] - pd.Timedelta(days=1):%Y-%m-%d}",
+                            "label": f"no figures before {_day(d.iloc[0])}"})
+        if last > d.iloc[-1]:
+            gaps.append({"layer": "gap", "date": f"{d.iloc[-1] + pd.Timedelta(days=1):%Y-%m-%d}",
+                         "end_date": f"{last:%Y-%m-%d}", "label": f"no figures after {_day(d.iloc[-1])}"})
     peak = pd.DataFrame({
-        "layer": "peak", "date": iso(peaks["start_date"]),
-        "end_date": iso(pd.to_datetime(peaks["end_date"]) + pd.Timedelta(days=1)),
+        "layer": "peak", "date": iso(peaks["start_date"]), "end_date": iso(peaks["end_date"]),
         "people_per_day": whole(peaks["people_per_day"]),
         "label": [f"fastest {peak_days} days: {p:,.0f} a day" for p in peaks["people_per_day"]],
         "source_org": None,
@@ -197,17 +207,23 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
               scale=alt.Scale(domain=[0, round(top_value * 1.45, -3)], nice=False))
     # the layers share one frame, given once to the layer chart: Altair then neither copies nor hashes each layer
     base = alt.Chart()
-    gap = base.transform_filter(alt.datum.layer == "gap").mark_rect(color="#f2f2f2").encode(
-        x=x, x2="end_date:T", tooltip=[alt.Tooltip("label:N", title="gap")])
-    gap_text = base.transform_filter(alt.datum.layer == "gap").transform_calculate(
-        mid="(toDate(datum.date) + toDate(datum.end_date)) / 2").mark_text(
+    # a band's right edge is the end of its last day: the next midnight (UTC, as the axis)
+    after = f"toDate(datum.end_date) + {24 * 3600 * 1000}"
+    gap = base.transform_filter(alt.datum.layer == "gap").transform_calculate(edge=after).mark_rect(
+        color="#f2f2f2").encode(x=x, x2="edge:T", tooltip=[alt.Tooltip("label:N", title="gap")])
+    # named only where the band is wide enough for the words (a short band is explained by its tooltip)
+    gap_text = base.transform_filter(alt.datum.layer == "gap").transform_filter(
+        f"toDate(datum.end_date) - toDate(datum.date) >= {20 * 24 * 3600 * 1000}").transform_calculate(
+        mid=f"(toDate(datum.date) + {after}) / 2").mark_text(
         color="#666", fontSize=11, baseline="bottom", dy=-4).encode(
         x=alt.X("mid:T"), y=alt.value(320), text=alt.value("no figures"))
-    peak_rect = base.transform_filter(alt.datum.layer == "peak").mark_rect(color=ORANGE, opacity=0.35).encode(
-        x=x, x2="end_date:T", tooltip=[alt.Tooltip("label:N", title="peak"), tip_date("date", "from")])
+    peak_rect = base.transform_filter(alt.datum.layer == "peak").transform_calculate(edge=after).mark_rect(
+        color=ORANGE, opacity=0.35).encode(
+        x=x, x2="edge:T", tooltip=[alt.Tooltip("label:N", title="peak"), tip_date("date", "from"),
+                                   tip_date("end_date", "to")])
     bars = base.transform_filter(alt.datum.layer == "daily").mark_bar(color=SKY, width={"band": 1}).encode(
         x=x_date("utcyearmonthdate(date)"), y=y,
-        tooltip=[tip_date(), alt.Tooltip("people_per_day:Q", title="people that day", format=","),
+        tooltip=[tip_date(), alt.Tooltip("people_per_day:Q", title="people a day (estimate)", format=","),
                  alt.Tooltip("rolling_7d:Q", title="7-day average", format=","),
                  alt.Tooltip("source_org:N", title="source")])
     roll = base.transform_filter(alt.datum.layer == "daily").mark_line(color=BLUE, strokeWidth=2.5).encode(
@@ -229,10 +245,8 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
     chart = alt.layer(gap, gap_text, peak_rect, bars, roll, rules, *texts, *peak_text, data=data).properties(
         width="container", height=320)
 
-    top = day.loc[day["people_per_day"].idxmax()] if len(day) else None
     desc = (f"Bar chart of people newly displaced each day in {place}, with the 7-day average as a line. "
-            + (f"The highest daily figure, about {top.people_per_day:,} people in one day, was on {_day(top.date)}. "
-               if top is not None else "")
+            + _highest_rate(day)
             + "".join(f"In the wave from {p.wave_label}, the fastest {peak_days} days ran from {_day(p.start_date)} "
                       f"to {_day(p.end_date)}, about {p.people_per_day:,.0f} people a day. " for p in peaks.itertuples())
             + (f"Events marked: {'; '.join(f'{_day(e.date)}, {e.label}' for e in events.itertuples())}."
@@ -243,12 +257,47 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
         subtitle="People per day (bars) and the 7-day average (line), estimated from the published totals. "
                  f"Orange: the fastest {peak_days} days of each wave. Dashed lines: key events. "
                  "Grey: no figures, not zero.",
-        description=desc, chart=chart, data=data, sources=sources_of(con, obs_ids),
+        description=desc, chart=chart, data=data, sources=_with_event_sources(sources_of(con, obs_ids), events),
         method="The growth between two published totals of one series is spread evenly over the days between "
                "them; a shorter report inside that interval fixes its own days. One series is used for each day "
                "and sources are never added. The 7-day average is over the days that have a figure; the line "
                "stops where figures stop.",
     )
+
+
+def _highest_rate(day: pd.DataFrame) -> str:
+    """The highest daily rate, over the run of days that share it: each day's figure is a published total
+    spread evenly over its days, so the rate belongs to that span, not to one day of it."""
+    rates = day["people_per_day"]
+    if not len(day) or rates.isna().all():
+        return ""
+    top = int(rates.idxmax())
+    value, dates = rates.iloc[top], pd.to_datetime(day["date"])
+    first = last = top
+    while first > 0 and rates.iloc[first - 1] == value and (dates.iloc[first] - dates.iloc[first - 1]).days == 1:
+        first -= 1
+    while last + 1 < len(day) and rates.iloc[last + 1] == value and (dates.iloc[last + 1] - dates.iloc[last]).days == 1:
+        last += 1
+    if first == last:
+        return f"The highest daily rate, about {value:,} people, was on {_day(day['date'].iloc[first])}. "
+    return (f"The highest daily rate, about {value:,} people a day, ran from {_day(day['date'].iloc[first])} to "
+            f"{_day(day['date'].iloc[last])}: one published figure spread evenly over those {last - first + 1} days "
+            "(no source counts single days). ")
+
+
+def _with_event_sources(sources: list[dict], events: pd.DataFrame) -> list[dict]:
+    """A chart's sources and, after them, the reports recording the key events it draws that are not among
+    them already (an event's report is cited by its link, with the event it records)."""
+    seen = {s["url"] for s in sources if s.get("url")}
+    extra = []
+    for e in events.itertuples():
+        url = e.source_url if isinstance(e.source_url, str) and e.source_url else None
+        if (url is None and not e.source_org) or (url is not None and url in seen):
+            continue
+        seen.add(url)
+        extra.append({"org": e.source_org, "title": f"the report of: {e.label} ({_day(e.date)})", "url": url,
+                      "published_on": None})
+    return sources + extra
 
 
 def _refugee_origin(con) -> tuple[str, int] | None:
