@@ -328,3 +328,14 @@ def test_pace_chart_bands_are_inclusive_cover_time_without_figures_and_cite_the_
     # the reports recording the events drawn are cited with the chart (Khan Sheikhoun: WFP's report)
     chart_section = html.split('id="vis-displacement_pace"', 1)[1].split("Download:", 1)[0]
     assert "wfp-syria-north-western-syria-emergency-situation-report-6" in chart_section
+
+
+def test_a_comparison_says_when_the_daily_estimates_cover_fewer_days_than_the_period(site):
+    comp = pd.read_csv(site / "charts" / "source_comparison.csv")
+    ours = comp[comp["layer"] == "estimate"].iloc[0]
+    # February 2020 has 29 days; the daily series stops on 23 February
+    assert (ours["days_estimated"], ours["days"]) == (23, 29) and ours["row"].endswith("(23 of 29 days)")
+    html = unescape((site / "sources.html").read_text(encoding="utf-8"))
+    assert "the daily series has figures for only 23 of those 29 days" in html
+    rows = _table_rows((site / "sources.html").read_text(encoding="utf-8"), "compared")
+    assert all(r[-2:] == ["23", "29"] for r in rows), rows

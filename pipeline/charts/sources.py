@@ -44,9 +44,15 @@ def comparison(con) -> ChartSpec | None:
         "qualifier": "estimated", "value": whole(ours["chosen_best"]),
         "period_start": iso(ours["period_start"]), "period_end": iso(ours["period_end"]),
         "spread": whole(ours["spread"]),
+        # the daily series may not reach every day of the period: then its sum is over fewer days
+        "days_estimated": ours["chosen_days"].astype("Int64"),
+        "days": [(pd.Timestamp(b) - pd.Timestamp(a)).days + 1 for a, b in zip(ours["period_start"], ours["period_end"])],
     })
     data = pd.concat([reported, estimate], ignore_index=True)
-    data.insert(2, "row", [f"{c.split(', ')[-1]}: {o}" for c, o in zip(data["comparison"], data["source_org"])])
+    data.insert(2, "row", [
+        f"{c.split(', ')[-1]}: {o}" + (f" ({int(e)} of {int(n)} days)" if pd.notna(e) and e < n else "")
+        for c, o, e, n in zip(data["comparison"], data["source_org"], data.get("days_estimated", pd.NA),
+                              data.get("days", pd.NA))])
     data = tidy(data)
     orgs = sorted(set(reported["source_org"]))
     colours = alt.Scale(domain=[*orgs, OURS], range=[PALETTE[i % 6] for i in range(len(orgs))] + [BLACK])
@@ -76,14 +82,19 @@ def comparison(con) -> ChartSpec | None:
         vals = "; ".join(f"{r.source_org} {r.value:,}" for r in g.itertuples())
         hi, lo = g["value"].max(), g["value"].min()
         parts.append(f"{comp}: {vals}, a difference of {hi - lo:,} ({(hi - lo) / hi:.1%})")
+    def covered(e, n) -> str:
+        return f"; the daily series has figures for only {e} of those {n} days" if e < n else ""
+
     desc = ("Bar chart of figures that several sources published for the same place and period. "
             + ". ".join(parts) + ". The black bar shows what this report's own daily estimates add up to over "
             "the same days"
-            + "".join(f" ({v:,.0f} for {c})" for c, v in zip(estimate["comparison"], estimate["value"])) + ".")
+            + "".join(f" ({v:,.0f} for {c}{covered(e, n)})" for c, v, e, n in
+                      zip(estimate["comparison"], estimate["value"], estimate["days_estimated"], estimate["days"]))
+            + ".")
     return ChartSpec(
         name="source_comparison", title="Where sources agree and disagree",
         subtitle="People. Each bar is one source's figure for the same place and period. "
-                 "Black: this report's daily estimates summed over those days.",
+                 "Black: this report's daily estimates summed over those days (over fewer when it lacks some).",
         description=desc, chart=chart, data=data, sources=sources_of(con, rows["obs_id"].tolist()),
         method="Figures are set side by side and never added. The difference is the highest figure less the "
                "lowest. This report's estimate comes from the series it chose for each day (recommended first), "

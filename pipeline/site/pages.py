@@ -206,7 +206,7 @@ def sources_page(con, out) -> dict:
     spec = source_charts.comparison(con)
     compared = con.execute(
         """SELECT place, metric, population, unit, period_start, period_end, source_org, qualifier, value_best,
-                  spread, n_sources, chosen_best, role
+                  spread, n_sources, chosen_best, chosen_days, date_diff('day', period_start, period_end) + 1 AS days, role
            FROM source_comparison WHERE n_sources > 1
            ORDER BY place, metric, period_start, period_end, value_best DESC, source_org""").df()
     listing = fetched(documents, con)
@@ -223,7 +223,9 @@ def sources_page(con, out) -> dict:
                        [("place", "place", "text"), ("metric", "metric", "text"), ("period_start", "from", "date"),
                         ("period_end", "to", "date"), ("source_org", "source", "text"), ("qualifier", "", "qual"),
                         ("value_best", "figure", "num"), ("spread", "spread", "num"),
-                        ("chosen_best", "this report's daily estimates, summed", "num")], compared),
+                        ("chosen_best", "this report's daily estimates, summed", "num"),
+                        ("chosen_days", "days with an estimate", "num"), ("days", "days in the period", "num")],
+                       compared),
                 _table("documents", "Every document cited", "Each published document, with the number of figures "
                        "taken from it.", [("source_org", "organisation", "text"), ("source_title", "document", "link"),
                                           ("published_on", "published", "date"), ("figures", "figures", "num")],
