@@ -339,3 +339,11 @@ def test_a_comparison_says_when_the_daily_estimates_cover_fewer_days_than_the_pe
     assert "the daily series has figures for only 23 of those 29 days" in html
     rows = _table_rows((site / "sources.html").read_text(encoding="utf-8"), "compared")
     assert all(r[-2:] == ["23", "29"] for r in rows), rows
+
+
+def test_the_cumulative_chart_has_room_for_its_last_point(site):
+    html = (site / "scale.html").read_text(encoding="utf-8")
+    spec = json.loads(re.search(r'data-chart="vis-cumulative_displacement">(.*?)</script>', html, re.S).group(1))
+    scale = spec["layer"][0]["encoding"]["x"]["scale"]
+    last = pd.read_csv(site / "charts" / "cumulative_displacement.csv")["day_of_wave"].max()
+    assert scale["nice"] is False and scale["domain"][1] >= last + 3, (scale, last)

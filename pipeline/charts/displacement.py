@@ -68,8 +68,10 @@ def cumulative(con, place: str = "North-west Syria") -> ChartSpec:
     kinds = [k for k in (LOWER, APPROX, EXACT, UPPER) if k in set(data["kind"])]
     shapes = alt.Scale(domain=kinds, range=[{LOWER: "triangle-up", APPROX: "circle", EXACT: "square",
                                              UPPER: "triangle-down"}[k] for k in kinds])
-    x = alt.X("day_of_wave:Q", title="days since the count began", scale=alt.Scale(domainMin=0),
-              axis=alt.Axis(tickCount=8))
+    # room after the last day for its point's marker (a point on the edge was cut in half)
+    last_day = max([d for d in data["day_of_wave"] if d is not None] or [1])
+    x = alt.X("day_of_wave:Q", title="days since the count began",
+              scale=alt.Scale(domain=[0, int(last_day * 1.04) + 2], nice=False), axis=alt.Axis(tickCount=8))
     legend = alt.Legend(title=None, orient="bottom", direction="vertical", labelLimit=460)
     y = alt.Y("people:Q", title="people displaced (cumulative)", axis=alt.Axis(format="~s"))
     tips = [alt.Tooltip("series:N", title="series"), tip_date("counted_since", "counted since"),
