@@ -489,3 +489,26 @@ def test_a_first_json_record_lacking_a_field_does_not_hide_the_format(tmp_path):
                                           (b"true", "true or false")])
 def test_a_lone_json_value_is_named_as_such(tmp_path, content, kind):
     refused(write(tmp_path, "value.json", content), f"a JSON value ({kind}), not a table")
+
+
+@pytest.mark.parametrize("line", [2, 5])
+def test_a_row_with_a_field_missing_is_set_aside_not_read_shifted(tmp_path, line):
+    """pandas pads a short row: with a cell deleted mid-row, every later value would sit one column to the
+    left (here the round number would be read as the population)."""
+    cells = ROWS[line - 2].split(",")
+    del cells[cells.index("Countrywide monitoring") + 1]  # the assessment type
+    r = read_path(write(tmp_path, "short.csv", with_row(line, ",".join(cells))))
+    x = only_rejection(r)
+    assert (x.line, x.rule) == (line, "shape") and "fields, the header has" in x.message and "missing" in x.message
+
+
+def test_a_short_hashtag_row_is_still_the_hxl_row(tmp_path):
+    header, hxl, *rows = (FIX / "dtm_export_hxl.csv").read_text().splitlines()
+    tags = hxl.split(",")
+    while tags and not tags[-1].strip():
+        tags.pop()
+    tags = tags[:-1] if len(tags) == len(header.split(",")) else tags  # one tag fewer than the header's columns
+    short = ",".join(tags)
+    assert len(short.split(",")) < len(header.split(","))
+    r = read_path(write(tmp_path, "dtm.csv", "\n".join([header, short, *rows]) + "\n"))
+    assert not r.rejected and r.rows_read == len(rows)
