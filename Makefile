@@ -29,9 +29,12 @@ test: setup
 	$(VENV)/bin/python -m pytest
 
 # The web UI, the daemon (schedule, inbox sensor, run queue, pools) and the code server, on 127.0.0.1.
-# DAGSTER_HOME's dagster.yaml is refreshed from the project's whenever the project's is newer.
+# The project's own instance (.dagster_home/) takes the project's dagster.yaml whenever it is newer; a
+# DAGSTER_HOME of your own (PostgreSQL storage, say) keeps its dagster.yaml, which is copied there only if missing.
 ui: setup
-	@mkdir -p "$(DAGSTER_HOME)" && cp -u dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
+	@mkdir -p "$(DAGSTER_HOME)" && if [ "$(DAGSTER_HOME)" = "$(abspath .dagster_home)" ]; then \
+		cp -u dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"; \
+	else cp -n dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"; fi
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${PORT:-3000}
 
 bench: setup

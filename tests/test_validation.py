@@ -230,6 +230,7 @@ def test_a_sudden_drop_in_rows_fails_and_a_small_one_does_not(loaded):
     full = observations.check(loaded, last_good_rows=1000, use_gx=False)[0]
     drop = next(r for r in full.results if r["expectation"] == "row_count_not_below_share_of_last_good_run")
     assert not full.success and not drop["success"] and "86 rows now, 1000" in drop["sample"]
+    assert "DISPLACEMENT_MIN_ROW_SHARE=0" in drop["sample"]  # the way out, when the drop is meant
     assert observations.check(loaded, last_good_rows=100, use_gx=False)[0].success  # 86 of 100: not sudden
 
 

@@ -357,7 +357,8 @@ def _check(con, table: str, sample_rows: int, last_good_rows: int | None, use_gx
         "expectation": "row_count_not_below_share_of_last_good_run", "column": None, "success": not dropped,
         "unexpected_count": (last_good_rows - rows) if dropped else 0,
         # a sample only on failure: the results are published, and must not change from run to run
-        "sample": f"{rows} rows now, {last_good_rows} in the last good run (minimum share {share:g})"
+        "sample": f"{rows} rows now, {last_good_rows} in the last good run (minimum share {share:g}; if the "
+                  "drop is meant, such as files taken out of the inbox, rerun with DISPLACEMENT_MIN_ROW_SHARE=0)"
         if dropped else None, "rule": "row_count_drop"})
 
     out = [full]
