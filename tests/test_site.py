@@ -347,3 +347,9 @@ def test_the_cumulative_chart_has_room_for_its_last_point(site):
     scale = spec["layer"][0]["encoding"]["x"]["scale"]
     last = pd.read_csv(site / "charts" / "cumulative_displacement.csv")["day_of_wave"].max()
     assert scale["nice"] is False and scale["domain"][1] >= last + 3, (scale, last)
+
+
+def test_pace_page_warns_where_one_figure_is_spread_over_weeks(site):
+    text = unescape(re.sub(r"<[^>]+>", " ", (site / "pace.html").read_text(encoding="utf-8")))
+    # OCHA's reports of 17 May and 23 August 2019 are 99 days apart: the bars between them are one average
+    assert "the longest such stretch here is 99 days, from 17 May 2019 to 23 August 2019" in text

@@ -126,11 +126,22 @@ def pace(con, out) -> dict:
                      f"days to pass {int(t):,}" for m, w, t in zip(peaks["measure"], peaks["window_days"],
                                                                    peaks["threshold"])]
     events = con.execute("SELECT date, label, place, source_org, source_url FROM key_events ORDER BY date, label").df()
+    # the longest stretch one published figure is spread over: flat bars there hide whatever surge it holds
+    longest = con.execute(
+        """SELECT flow_start, flow_end, flow_end - flow_start + 1 AS days FROM displacement_daily
+           WHERE place = ? AND series_role = 'chosen' AND metric = 'displaced' AND population = 'all'
+               AND unit = 'people'
+           GROUP BY ALL ORDER BY days DESC, flow_start LIMIT 1""", [PLACE]).fetchone()
+    averaged = ([f"A figure is spread evenly over the days between the two reports it comes from, so where reports "
+                 f"are far apart the bars are flat: the longest such stretch here is {longest[2]} days, from "
+                 f"{longest[0]:%-d %B %Y} to {longest[1]:%-d %B %Y}, and a surge within it is averaged away. The "
+                 "headline figures and the Sources page give the shorter counts other sources published."]
+                if longest and longest[2] >= 14 else [])
     return {"title": "Pace: how fast people fled",
             "intro": ["The published totals are turned into people per day: the growth between two reports is "
                       "spread evenly over the days between them. Bars show each day; the line is the 7-day average. "
                       "Between the waves there were no figures at all, so the chart leaves that time blank instead "
-                      "of drawing a line across it."],
+                      "of drawing a line across it.", *averaged],
             "charts": [_chart(displacement.pace, con, out, PLACE)],
             "tables": [
                 _table("peaks", "Peak windows and milestones", f"{PLACE}, people. Estimates from the daily series.",
