@@ -144,7 +144,9 @@ def pace(con, out) -> dict:
                       "of drawing a line across it.", *averaged],
             "charts": [_chart(displacement.pace, con, out, PLACE)],
             "tables": [
-                _table("peaks", "Peak windows and milestones", f"{PLACE}, people. Estimates from the daily series.",
+                _table("peaks", "Peak windows and milestones", f"{PLACE}, people. Estimates from the daily series, where "
+                       "each day has its report's figure spread evenly over the days it covers: the fastest day is the "
+                       "fastest such average, shared by every day of its report.",
                        [("wave_label", "wave", "text"), ("what", "measure", "text"), ("start_date", "from", "date"),
                         ("end_date", "to", "date"), ("people", "people", "num"),
                         ("people_per_day", "people per day", "num"), ("days_taken", "days taken", "num")], peaks),
