@@ -353,3 +353,17 @@ def test_pace_page_warns_where_one_figure_is_spread_over_weeks(site):
     text = unescape(re.sub(r"<[^>]+>", " ", (site / "pace.html").read_text(encoding="utf-8")))
     # OCHA's reports of 17 May and 23 August 2019 are 99 days apart: the bars between them are one average
     assert "the longest such stretch here is 99 days, from 17 May 2019 to 23 August 2019" in text
+
+
+def test_rates_from_lower_bounds_are_said_to_be_lower_bounds(site):
+    """OCHA's first count of 2019 was "more than 150,000" over 7 days: its daily rate is at least 21,429, not
+    about that; the 142,000 of February 2020 was "some": about."""
+    pace = pd.read_csv(site / "charts" / "displacement_pace.csv")
+    labels = set(pace.loc[pace["layer"] == "peak", "label"])
+    assert labels == {"fastest 4 days: at least 21,429 a day", "fastest 4 days: about 35,500 a day"}
+    html = unescape((site / "pace.html").read_text(encoding="utf-8"))
+    assert "from 29 April 2019 to 2 May 2019, at least 21,429 people a day" in html
+    rows = {(r[0][:10], r[1]): r for r in _table_rows((site / "pace.html").read_text(encoding="utf-8"), "peaks")}
+    assert rows[("April 2019", "fastest 7 days")][4:6] == ["at least", "150,000"]
+    assert rows[("December 2", "fastest 4 days")][4:6] == ["about", "142,000"]
+    assert rows[("December 2", "days to pass 900,000")][4] == ""

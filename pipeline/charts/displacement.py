@@ -132,7 +132,7 @@ ROOM_FOR_LABELS = "width >= 600"
 def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
     alt = _base()
     daily = con.execute(
-        """SELECT date, people_best, rolling_7d, days_in_7d, source_org, wave_label
+        """SELECT date, people_best, people_low, people_high, rolling_7d, days_in_7d, source_org, wave_label
            FROM displacement_pace WHERE place = ? AND unit = 'people' ORDER BY date""",
         [place],
     ).df()
@@ -180,7 +180,8 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
     peak = pd.DataFrame({
         "layer": "peak", "date": iso(peaks["start_date"]), "end_date": iso(peaks["end_date"]),
         "people_per_day": whole(peaks["people_per_day"]),
-        "label": [f"fastest {peak_days} days: {p:,.0f} a day" for p in peaks["people_per_day"]],
+        "label": [f"fastest {peak_days} days: {bound_word(daily, a, b)}{p:,.0f} a day"
+                  for p, a, b in zip(peaks["people_per_day"], peaks["start_date"], peaks["end_date"])],
         "source_org": None,
     })
     span = (pd.Timestamp(hi) - pd.Timestamp(lo)).days if lo is not None else 1
@@ -248,9 +249,10 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
         width="container", height=320)
 
     desc = (f"Bar chart of people newly displaced each day in {place}, with the 7-day average as a line. "
-            + _highest_rate(day)
+            + _highest_rate(day, daily)
             + "".join(f"In the wave from {p.wave_label}, the fastest {peak_days} days ran from {_day(p.start_date)} "
-                      f"to {_day(p.end_date)}, about {p.people_per_day:,.0f} people a day. " for p in peaks.itertuples())
+                      f"to {_day(p.end_date)}, {bound_word(daily, p.start_date, p.end_date) or 'about '}"
+                      f"{p.people_per_day:,.0f} people a day. " for p in peaks.itertuples())
             + (f"Events marked: {'; '.join(f'{_day(e.date)}, {e.label}' for e in events.itertuples())}."
                if len(events) else ""))
     return ChartSpec(
@@ -267,7 +269,22 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
     )
 
 
-def _highest_rate(day: pd.DataFrame) -> str:
+def bound_word(daily: pd.DataFrame, start, end) -> str:
+    """How the daily figures from start to end stand to the truth, as a word before them: "at least " when
+    each is a lower bound (from a "more than" total), "" when exact, "about " otherwise."""
+    rows = daily[(pd.to_datetime(daily["date"]) >= pd.Timestamp(start)) & (pd.to_datetime(daily["date"]) <= pd.Timestamp(end))]
+    if not len(rows):
+        return "about "
+    low_is_best = (rows["people_low"] == rows["people_best"]).fillna(False).astype(bool)
+    high_is_best = (rows["people_high"] == rows["people_best"]).fillna(False).astype(bool)
+    if (low_is_best & high_is_best).all():
+        return ""
+    if (low_is_best & rows["people_high"].isna()).all():
+        return "at least "
+    return "about "
+
+
+def _highest_rate(day: pd.DataFrame, daily: pd.DataFrame) -> str:
     """The highest daily rate, over the run of days that share it: each day's figure is a published total
     spread evenly over its days, so the rate belongs to that span, not to one day of it."""
     rates = day["people_per_day"]
@@ -280,9 +297,10 @@ def _highest_rate(day: pd.DataFrame) -> str:
         first -= 1
     while last + 1 < len(day) and rates.iloc[last + 1] == value and (dates.iloc[last + 1] - dates.iloc[last]).days == 1:
         last += 1
+    word = bound_word(daily, day["date"].iloc[first], day["date"].iloc[last]) or ""
     if first == last:
-        return f"The highest daily rate, about {value:,} people, was on {_day(day['date'].iloc[first])}. "
-    return (f"The highest daily rate, about {value:,} people a day, ran from {_day(day['date'].iloc[first])} to "
+        return f"The highest daily rate, {word}{value:,} people, was on {_day(day['date'].iloc[first])}. "
+    return (f"The highest daily rate, {word}{value:,} people a day, ran from {_day(day['date'].iloc[first])} to "
             f"{_day(day['date'].iloc[last])}: one published figure spread evenly over those {last - first + 1} days "
             "(no source counts single days). ")
 
