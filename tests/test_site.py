@@ -367,3 +367,10 @@ def test_rates_from_lower_bounds_are_said_to_be_lower_bounds(site):
     assert rows[("April 2019", "fastest 7 days")][4:6] == ["at least", "150,000"]
     assert rows[("December 2", "fastest 4 days")][4:6] == ["about", "142,000"]
     assert rows[("December 2", "days to pass 900,000")][4] == ""
+
+
+def test_a_restated_count_says_from_when_its_figure_counts(site):
+    html = unescape((site / "scale.html").read_text(encoding="utf-8"))
+    # OCHA's spring count began on 29 April and was restated from 1 May: day 117 is the wave's, not the figure's
+    assert "day 117 of the count that began on 29 April 2019 (OCHA, this figure counted from 1 May 2019)" in html
+    assert "day 85 of the count that began on 1 December 2019 (OCHA)" in html

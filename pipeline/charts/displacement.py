@@ -98,8 +98,10 @@ def cumulative(con, place: str = "North-west Syria") -> ChartSpec:
             last = g.iloc[-1]
             q = {"more_than": "more than ", "at_least": "at least ", "approximately": "about ",
                  "estimated": "an estimated "}.get(last["qualifier"], "")
+            began, own = g["counted_since"].iloc[0], last["counted_since"]
+            restated = f", this figure counted from {_day(own)}" if own != began else ""
             parts.append(f"{q}{last['people']:,} people by {_day(last['date'])}, day {last['day_of_wave']} "
-                         f"of the count that began on {_day(g['counted_since'].iloc[0])} ({last['source_org']})")
+                         f"of the count that began on {_day(began)} ({last['source_org']}{restated})")
     desc = (f"Line chart of the published cumulative number of people displaced in {place}, one line for each "
             f"wave of the offensive, drawn against the days since each count began. "
             + ("The last figures are " + "; and ".join(parts) + ". " if parts else "")
