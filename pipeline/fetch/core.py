@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 import uuid
@@ -71,7 +72,14 @@ def register_secret(value: str | None) -> None:
 
 
 def _secret_forms(value: str) -> set[str]:
-    return {value, quote(value, safe=""), quote_plus(value, safe="")}
+    """The ways a secret can appear in a URL, a form body or a JSON echo of either: as is, percent-encoded
+    (either case of hex digits), and JSON-escaped (quotes, backslashes, "\\/", "\\uXXXX"): a response that
+    echoes a key escaped would otherwise keep it, and give it back whole once parsed."""
+    encoded = {quote(value, safe=""), quote_plus(value, safe="")}
+    encoded |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), e) for e in encoded}
+    escaped = {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+    escaped |= {e.replace("/", "\\/") for e in escaped}
+    return {value} | encoded | escaped
 
 
 def redact(text: object) -> str:
@@ -327,13 +335,19 @@ class Session:
             transport=transport,
             event_hooks={"request": [self._same_host_only]},
         )
-        self._host: str | None = None
+        self._origin: tuple[str, str, int | None] | None = None  # scheme, host, port of the first request
 
     def _same_host_only(self, request: httpx.Request) -> None:
-        """Credentials ride in headers and query strings: never follow a redirect to another host."""
-        if self._host is not None and request.url.host != self._host:
-            raise _Redirected(f"{self.dataset}: redirected from {self._host} to another host "
-                              f"({redact_url(request.url)}); not following it with credentials")
+        """Credentials ride in headers, query strings and form bodies: never follow a redirect to another
+        origin (another host, port or scheme: httpx keeps custom key headers on those), nor from https to
+        http."""
+        if self._origin is None:
+            return
+        origin = (request.url.scheme, request.url.host, request.url.port)
+        if origin != self._origin:
+            scheme, host, port = self._origin
+            raise _Redirected(f"{self.dataset}: redirected from {scheme}://{host}{f':{port}' if port else ''} to "
+                              f"another origin ({redact_url(request.url)}); not following it with credentials")
 
     def __enter__(self) -> "Session":
         return self
@@ -369,7 +383,8 @@ class Session:
         """One request with retries; every response is recorded (body snapshotted) before it is used."""
         params = {k: v for k, v in (params or {}).items() if v is not None}
         shown = redact_url(httpx.URL(url, params=params))
-        self._host = httpx.URL(url).host
+        first = httpx.URL(url)
+        self._origin = (first.scheme, first.host, first.port)
         attempt_box = {"n": 0}
 
         def attempt() -> Page:
