@@ -512,3 +512,27 @@ def test_a_short_hashtag_row_is_still_the_hxl_row(tmp_path):
     assert len(short.split(",")) < len(header.split(","))
     r = read_path(write(tmp_path, "dtm.csv", "\n".join([header, short, *rows]) + "\n"))
     assert not r.rejected and r.rows_read == len(rows)
+
+
+def test_a_workbook_whose_sheet_reaches_the_last_cell_is_refused_before_it_is_read(tmp_path):
+    """One cell at XFD1048576 makes a 2 KB workbook whose reader would allocate 17 billion cells (the process
+    was killed): refused from the sheet's XML, with bounded memory."""
+    import shutil
+    import zipfile as zf
+
+    good = make_xlsx.write_xlsx(tmp_path / "good.xlsx", make_xlsx.ACLED_SHEETS)
+    bad = tmp_path / "far.xlsx"
+    with zf.ZipFile(good) as src, zf.ZipFile(bad, "w", zf.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename.startswith("xl/worksheets/") and b"Admin2" in data:
+                data = data.replace(b"</sheetData>", b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>')
+            dst.writestr(item, data)
+    assert bad.stat().st_size < 4096
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = cli("validate", str(bad))
+    peak_kb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
+    assert proc.returncode == 2 and "refused" in proc.stderr and "1,048,576" in proc.stderr, proc.stderr
+    assert peak_kb < 800 * 1024
+    shutil.copy(good, tmp_path / "again.xlsx")
+    assert read_path(tmp_path / "again.xlsx").rows_read == 6  # an ordinary workbook still reads

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 import zlib
 from pathlib import Path
@@ -55,6 +56,47 @@ def _gunzip(data: bytes, path: Path) -> bytes:
     return bytes(out)
 
 
+MAX_SHEET_CELLS = 5_000_000  # a sheet's grid from A1 to its furthest cell (ACLED's HDX workbooks: well under 1M)
+_CELL_REF = re.compile(rb'<(?:c|dimension)\b[^>]*?\br(?:ef)?="(?:[A-Z]+[0-9]+:)?([A-Z]{1,3})([0-9]+)"')
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ch - 64)
+    return n
+
+
+def _check_workbook(zf: zipfile.ZipFile, members: list, compressed: int, path: Path) -> None:
+    """Refuse a workbook that would expand past the archive limits, or whose sheet reaches so far (one cell
+    at XFD1048576 is a 1.7 KB file) that reading it would allocate its whole grid: the reader makes every
+    sheet a grid from A1 to its furthest cell."""
+    limit = _limit(compressed)
+    if sum(m.file_size for m in members) > limit:
+        raise InputError(f"{path}: the workbook expands to {sum(m.file_size for m in members):,} bytes (limit "
+                         f"{limit:,}); refused as a likely decompression bomb")
+    read = 0
+    for m in members:
+        if not (m.filename.startswith("xl/worksheets/") and m.filename.endswith(".xml")):
+            continue
+        try:
+            with zf.open(m) as fh:
+                xml = fh.read(limit - read + 1)  # the declared size may lie: never read past the limit
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+            raise InputError(f"{path}: cannot extract {m.filename} ({exc})") from None
+        read += len(xml)
+        if read > limit:
+            raise InputError(f"{path}: the workbook's sheets expand past {limit:,} bytes; refused as a likely "
+                             "decompression bomb")
+        rows = cols = 0
+        for col, row in _CELL_REF.findall(xml):
+            rows, cols = max(rows, int(row)), max(cols, _column_number(col))
+        if rows * cols > MAX_SHEET_CELLS:
+            sheet = m.filename.rsplit("/", 1)[-1]
+            raise InputError(f"{path}: {sheet} reaches row {rows:,} and column {cols:,} ({rows * cols:,} cells "
+                             f"from A1; limit {MAX_SHEET_CELLS:,}); refused (save only the used range)")
+
+
 def _unzip(data: bytes, path: Path) -> tuple[bytes, str]:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
@@ -62,8 +104,9 @@ def _unzip(data: bytes, path: Path) -> tuple[bytes, str]:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
         raise InputError(f"{path}: corrupt zip archive or workbook ({exc})") from None
     names = {m.filename for m in members}
-    # an .xlsx is itself a zip: leave it whole
+    # an .xlsx is itself a zip: leave it whole, once its size and its sheets' extent are known to be sane
     if "[Content_Types].xml" in names or any(n.startswith("xl/") for n in names):
+        _check_workbook(zf, members, len(data), path)
         return data, "xlsx"
     members = [m for m in members if not m.filename.startswith("__MACOSX/")]
     if len(members) != 1:
