@@ -650,3 +650,20 @@ def test_a_secret_echoed_json_escaped_is_blanked_in_snapshots_and_the_inbox(env,
         text = path.read_text(encoding="utf-8", errors="replace")
         assert key not in text and key.replace("/", "\\/") not in text, path
     assert json.loads(result.inbox_file.read_text())["data"][0]["note"] == "REDACTED"
+
+
+def test_a_response_that_expands_past_the_limit_is_refused_while_it_is_read(env, monkeypatch):
+    """A few compressed kilobytes (Content-Encoding: gzip) can expand to gigabytes: the body is counted as it
+    is decompressed, and the fetch stops at the limit with a message, nothing written to the inbox."""
+    import gzip
+
+    from pipeline.fetch import core
+
+    monkeypatch.setattr(core, "MAX_RESPONSE_BYTES", 1 << 20)
+    bomb = gzip.compress(b'{"items": [' + b" " * (8 << 20) + b"]}")
+    assert len(bomb) < 20_000
+    env.server.expect_request(UNHCR).respond_with_data(bomb, headers={"Content-Encoding": "gzip",
+                                                                      "Content-Type": "application/json"})
+    with pytest.raises(FetchError, match="grows past 1,048,576 bytes"):
+        fetch("unhcr", country="SYR")
+    assert not env.inbox.exists() or not any(env.inbox.iterdir())

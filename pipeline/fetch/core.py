@@ -61,6 +61,10 @@ class MissingCredential(FetchError):
 # --------------------------------------------------------------------------------------------------
 # secrets and redaction
 
+# the most a run's responses may hold together, decompressed: as much as a reader takes in from one file
+# (pipeline/sources/textio.MAX_BYTES), which the combined inbox file must fit in
+MAX_RESPONSE_BYTES = 512 * 1024 * 1024
+
 _SECRETS: set[str] = set()
 _MIN_SECRET_LEN = 4
 
@@ -390,15 +394,20 @@ class Session:
         def attempt() -> Page:
             attempt_box["n"] += 1
             try:
-                resp = self.client.request(method, url, params=params, data=data,
-                                           headers={**self.headers, **(headers or {})})
+                request = self.client.build_request(method, url, params=params, data=data,
+                                                    headers={**self.headers, **(headers or {})})
+                resp = self.client.send(request, stream=True)
+                try:
+                    body = self._read_capped(resp, shown)
+                finally:
+                    resp.close()
             except httpx.TimeoutException as exc:
                 raise _Retryable(f"{type(exc).__name__} after {self.settings.timeout:g}s") from None
             except httpx.TransportError as exc:
                 raise _Retryable(f"{type(exc).__name__}: {redact(exc) or 'connection failed'}") from None
             for hop in resp.history:  # redirects on the same host: recorded too
                 self._record(hop, page, attempt_box["n"], store_body)
-            record = self._record(resp, page, attempt_box["n"], store_body)
+            record = self._record(resp, page, attempt_box["n"], store_body, body)
             status = resp.status_code
             if status == 429 or status >= 500:
                 raise _Retryable(f"HTTP {status} {resp.reason_phrase}".strip(),
@@ -426,10 +435,25 @@ class Session:
             raise FetchError(f"{self.dataset}: gave up after {n} attempt{'s' if n != 1 else ''}: "
                              f"{exc} from {shown}") from None
 
-    def _record(self, resp: httpx.Response, page: int | str, attempt: int, store_body: bool) -> Page:
+    def _read_capped(self, resp: httpx.Response, shown: str) -> bytes:
+        """The response's body, decompressed, read no further than MAX_RESPONSE_BYTES, and no further than
+        what the run's pages may hold together: a few compressed megabytes can expand to fill the memory."""
+        room = MAX_RESPONSE_BYTES - sum(len(p.body) for p in self.pages)
+        chunks, size = [], 0
+        for chunk in resp.iter_bytes():
+            size += len(chunk)
+            if size > room:
+                raise FetchError(f"{self.dataset}: the response from {shown} (HTTP {resp.status_code}) grows past "
+                                 f"{MAX_RESPONSE_BYTES:,} bytes with the pages before it, decompressed; refused")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _record(self, resp: httpx.Response, page: int | str, attempt: int, store_body: bool,
+                content: bytes | None = None) -> Page:
         fetched = utc_now()
         url = redact_url(resp.url)
-        body, blanked = _redact_bytes(resp.content)
+        content = resp.content if content is None else content
+        body, blanked = _redact_bytes(content)
         sha = hashlib.sha256(body).hexdigest()
         snapshot = None
         if store_body:
@@ -459,7 +483,7 @@ class Session:
         with open(self.manifest, "a", encoding="utf-8") as fh:
             fh.write(redact(json.dumps(line, ensure_ascii=False)) + "\n")
         log.info("%s page %s: HTTP %d, %d bytes from %s", self.dataset, page, resp.status_code, len(body), url)
-        page_rec = Page(url, resp.status_code, sha, line["fetched_at"], page, snapshot, body, resp.content)
+        page_rec = Page(url, resp.status_code, sha, line["fetched_at"], page, snapshot, body, content)
         if store_body and 200 <= resp.status_code < 300:
             self.pages.append(page_rec)
         return page_rec
