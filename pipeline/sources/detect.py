@@ -76,23 +76,23 @@ def _check_workbook(zf: zipfile.ZipFile, members: list, compressed: int, path: P
         raise InputError(f"{path}: the workbook expands to {sum(m.file_size for m in members):,} bytes (limit "
                          f"{limit:,}); refused as a likely decompression bomb")
     read = 0
-    for m in members:
-        if not (m.filename.startswith("xl/worksheets/") and m.filename.endswith(".xml")):
+    for member in members:
+        if not (member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")):
             continue
         try:
-            with zf.open(m) as fh:
+            with zf.open(member) as fh:
                 xml = fh.read(limit - read + 1)  # the declared size may lie: never read past the limit
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
-            raise InputError(f"{path}: cannot extract {m.filename} ({exc})") from None
+            raise InputError(f"{path}: cannot extract {member.filename} ({exc})") from None
         read += len(xml)
         if read > limit:
             raise InputError(f"{path}: the workbook's sheets expand past {limit:,} bytes; refused as a likely "
                              "decompression bomb")
         rows = cols = 0
-        for col, row in _CELL_REF.findall(xml):
-            rows, cols = max(rows, int(row)), max(cols, _column_number(col))
+        for cell in _CELL_REF.finditer(xml):  # one cell at a time: a list of every cell would be large itself
+            rows, cols = max(rows, int(cell.group(2))), max(cols, _column_number(cell.group(1)))
         if rows * cols > MAX_SHEET_CELLS:
-            sheet = m.filename.rsplit("/", 1)[-1]
+            sheet = member.filename.rsplit("/", 1)[-1]
             raise InputError(f"{path}: {sheet} reaches row {rows:,} and column {cols:,} ({rows * cols:,} cells "
                              f"from A1; limit {MAX_SHEET_CELLS:,}); refused (save only the used range)")
 
