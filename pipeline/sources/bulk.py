@@ -220,7 +220,7 @@ def load_raw(con, scan: Prescan, wanted: list[str] | None, table: str = "_bulk_r
         rows = con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(keep) or 'NULL AS _none'} FROM read_csv(?, "
             f"header = false, skip = 1, auto_detect = false, columns = {columns}, delim = ',', quote = '\"', "
-            "escape = '\"', comment = '', null_padding = false, strict_mode = true, encoding = 'utf-8', "
+            "escape = '\"', comment = '', null_padding = true, strict_mode = true, encoding = 'utf-8', "
             f"max_line_size = {textio.MAX_LINE})", [str(scan.path)]).fetchall()[0][0]
     except duckdb.Error:
         con.execute(f"DROP TABLE IF EXISTS {table}").fetchall()

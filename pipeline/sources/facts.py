@@ -33,7 +33,7 @@ def read(s: Sniff) -> ReadResult:
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise InputError(f"{s.path}: line 1: missing required column(s) {', '.join(missing)}")
-    raw, wide = textio.misshapen_rows_set_aside(header, rows, s.path)  # a row wider or narrower than the header
+    raw, wide = textio.wide_rows_set_aside(header, rows, s.path)  # a row wider than the header is set aside
     pre += wide
     out = pd.DataFrame({"ingest_row": raw["ingest_row"]})
     for col in SAME:

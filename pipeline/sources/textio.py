@@ -300,7 +300,7 @@ def read_table(s: Sniff, *, usecols: list[str] | None = None, categorical: bool 
     del data
     if frame is None:
         header, rows = csv_rows(text, path, rejected=rejected)
-        frame, shape_rej = misshapen_rows_set_aside(header, rows, path, usecols)
+        frame, shape_rej = wide_rows_set_aside(header, rows, path, usecols)
         rejected.extend(shape_rej)
     header = list(frame.columns[:-1])
     hxl: dict[str, str] = {}
@@ -343,7 +343,7 @@ def _fast_frame(data: bytes, usecols: list[str] | None, categorical: bool = Fals
             dtype = {c: (str if str(c).strip() in keys else "category") for c in header}
         with warnings.catch_warnings():
             # with index_col=False, a first data row one field wider than the header only warns, and its
-            # last field is dropped: the row-by-row reading (misshapen_rows_set_aside) sets that line aside instead (a
+            # last field is dropped: the row-by-row reading (wide_rows_set_aside) sets that line aside instead (a
             # wider row further down is a ParserError)
             warnings.simplefilter("error", pd.errors.ParserWarning)
             frame = pd.read_csv(io.BytesIO(data), dtype=dtype, keep_default_na=False,
@@ -360,10 +360,8 @@ def _fast_frame(data: bytes, usecols: list[str] | None, categorical: bool = Fals
         # quoted newlines, or a trailing blank line: only trust the count when it matches exactly
         if not (len(frame) == expected - 1 and data.endswith(b"\n\n")):
             return None
-    if _misshapen(data):
-        # pandas pads a short row (a field deleted shifts the rest into the wrong columns) and, reading chosen
-        # columns, takes a too-wide one without a word: misshapen_rows_set_aside sets them aside
-        return None
+    if usecols is not None and _wider_than_header(data):
+        return None  # pandas reads the chosen columns of a too-wide row without a word: wide_rows_set_aside sets it aside
     frame.columns = [str(c).strip() for c in frame.columns]
     if any(c.startswith("Unnamed: ") for c in frame.columns) or len(set(frame.columns)) != len(frame.columns):
         return None  # blank or duplicate header cells: let the exact route name them as the file does
@@ -379,46 +377,36 @@ def _fast_frame(data: bytes, usecols: list[str] | None, categorical: bool = Fals
     return frame.astype({c: "string" for c in text_columns}) if text_columns else frame
 
 
-def _misshapen(data: bytes) -> bool:
-    """Whether a line after the first that is not blank has more or fewer fields than the first (each record
-    one physical line, as _fast_frame has checked). Commas are counted per line, and only the lines whose
-    count leaves room for doubt are parsed: a quoted comma separates nothing, so a line has at most its
-    commas plus one fields, and exactly that many when it has no quote."""
+def _wider_than_header(data: bytes) -> bool:
+    """Whether a line after the first has more fields than the first (each record one physical line, as
+    _fast_frame has checked). Commas are counted per line; only a line with as many commas as the header
+    has fields can be wider, and only those lines are parsed (quoted commas make a line narrower)."""
     buf = np.frombuffer(data, dtype=np.uint8)
     ends = np.append(np.flatnonzero(buf == 10), len(buf))
     commas = np.diff(np.searchsorted(np.flatnonzero(buf == 44), ends), prepend=0)
-    quotes = np.diff(np.searchsorted(np.flatnonzero(buf == 34), ends), prepend=0)
     starts = np.concatenate(([0], ends[:-1] + 1))
 
     def line(k: int) -> str:
         return data[starts[k]:ends[k]].decode("utf-8", errors="replace")
 
     width = len(next(csv.reader([line(0)]), []))
-    rest_commas, rest_quotes = commas[1:], quotes[1:]
-    # too few commas for the header's fields (short, unless blank); as many as its fields (wide, unless quoted
-    # commas); or quoted, with just enough commas (short, if a quoted one is among them)
-    maybe = np.flatnonzero((rest_commas < width - 1) | (rest_commas >= width)
-                           | ((rest_quotes > 0) & (rest_commas == width - 1))) + 1
+    maybe = np.flatnonzero(commas[1:] >= width) + 1
     if not len(maybe):
         return False
-    return any(len(fields) != width and any(f.strip() for f in fields)
-               for fields in csv.reader(io.StringIO("\n".join(line(k) for k in maybe))))
+    return any(len(fields) > width for fields in csv.reader(io.StringIO("\n".join(line(k) for k in maybe))))
 
 
-def misshapen_rows_set_aside(header, rows, path, usecols=None):
-    """The rows as a frame (see rows_frame), less those with more or fewer fields than the header, which
-    come back as rejections (rule `shape`): extra fields cannot be placed, and a missing one may have
-    shifted the rest into the wrong columns. An HXL hashtag row (line 2) may be short. usecols: the columns
-    to keep."""
+def wide_rows_set_aside(header, rows, path, usecols=None):
+    """The rows as a frame (see rows_frame), less those with more fields than the header, which come back as
+    rejections (rule `shape`): their extra fields cannot be placed. usecols: the columns to keep."""
     width = len(header)
     rejected = []
     kept = []
     for line, r in rows:
-        hashtags = line == 2 and all(c.strip().startswith("#") for c in r if c.strip())
-        if len(r) > width or (len(r) < width and not hashtags):
-            why = "an unquoted comma or a wrong delimiter?" if len(r) > width else "a field missing, or the line cut short?"
+        if len(r) > width:
             rejected.append(Rejection(str(path), line, None, "shape",
-                                      f"line {line} has {len(r)} fields, the header has {width} ({why})"))
+                                      f"line {line} has {len(r)} fields, the header has {width} "
+                                      "(an unquoted comma or a wrong delimiter?)"))
             continue
         kept.append((line, r))
     frame = rows_frame(header, kept)
