@@ -525,3 +525,15 @@ def test_a_workbook_whose_sheet_reaches_the_last_cell_is_refused_before_it_is_re
     assert peak_kb < 800 * 1024
     shutil.copy(good, tmp_path / "again.xlsx")
     assert read_path(tmp_path / "again.xlsx").rows_read == 6  # an ordinary workbook still reads
+
+
+def test_a_nul_byte_in_a_field_spanning_lines_sets_aside_that_record_only(tmp_path):
+    """Blanking the physical line that held a NUL once removed a quoted field's closing quote, and the open
+    quote then swallowed every line up to the next quote in the file, silently."""
+    filler = [ROWS[0].replace("ds-1", f"ds-{i}") for i in range(200)]  # past the first 4 KiB
+    spanning = ROWS[1].replace(",Countrywide monitoring,", ',"Countrywide\nmoni\x00toring",')
+    later = ROWS[2].replace(",Countrywide monitoring,", ',"Countrywide monitoring",')
+    rows = [*filler, spanning, *filler[:50], later]
+    r = read_path(write(tmp_path, "nul.csv", "\n".join([HEADER, *rows]) + "\n"))
+    assert [(x.line, x.rule) for x in r.rejected] == [(202, "binary")]
+    assert r.rows_read == len(rows) and len(r.observations) == len(rows) - 1

@@ -269,17 +269,9 @@ def read_table(s: Sniff, *, usecols: list[str] | None = None, categorical: bool 
     path = s.path
     unique_header(s.header, path)
     rejected: list[Rejection] = []
-    if "\x00" in text:  # binary bytes past the start (a NUL near the start refuses the file as binary)
-        lines = text.split("\n")
-        for n, line in enumerate(lines, start=1):
-            if "\x00" in line:
-                if n == 1:
-                    raise InputError(f"{path}: line 1: the header holds a NUL byte (binary content, not text)")
-                rejected.append(Rejection(str(path), n, None, "binary",
-                                          f"line {n} holds a NUL byte (binary content, not text); row set aside"))
-                lines[n - 1] = ""
-        text = "\n".join(lines)
-        del lines
+    # a NUL byte past the start (near it, the file is refused as binary): pandas reads it as a space, so such a
+    # file is read row by row, and each record holding one is set aside whole (a record may span lines)
+    nul = "\x00" in text
     data = text.encode("utf-8", "surrogatepass") if len(text) > MAX_LINE else None
     long = _long_lines(text, data)
     if long:
@@ -296,10 +288,17 @@ def read_table(s: Sniff, *, usecols: list[str] | None = None, categorical: bool 
         data = None
     if data is None:
         data = text.encode("utf-8", "surrogatepass")
-    frame = _fast_frame(data, usecols, categorical, keys)
+    frame = None if nul else _fast_frame(data, usecols, categorical, keys)
     del data
     if frame is None:
         header, rows = csv_rows(text, path, rejected=rejected)
+        if nul:
+            if any("\x00" in h for h in header):
+                raise InputError(f"{path}: line 1: the header holds a NUL byte (binary content, not text)")
+            binary = {line for line, r in rows if any("\x00" in c for c in r)}
+            rejected.extend(Rejection(str(path), line, None, "binary", f"line {line} holds a NUL byte (binary "
+                                      "content, not text); row set aside") for line in sorted(binary))
+            rows = [(line, r) for line, r in rows if line not in binary]
         frame, shape_rej = wide_rows_set_aside(header, rows, path, usecols)
         rejected.extend(shape_rej)
     header = list(frame.columns[:-1])
