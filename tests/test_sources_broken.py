@@ -537,3 +537,10 @@ def test_a_nul_byte_in_a_field_spanning_lines_sets_aside_that_record_only(tmp_pa
     r = read_path(write(tmp_path, "nul.csv", "\n".join([HEADER, *rows]) + "\n"))
     assert [(x.line, x.rule) for x in r.rejected] == [(202, "binary")]
     assert r.rows_read == len(rows) and len(r.observations) == len(rows) - 1
+
+
+def test_an_unclosed_quote_after_a_stray_one_in_the_same_row_is_still_found(tmp_path):
+    bad = ROWS[1].replace(",Countrywide monitoring,", ',"Country"wide monitoring,').replace(",ds-1,", ',"ds-1,')
+    r = read_path(write(tmp_path, "quotes.csv", with_row(3, bad)))
+    x = only_rejection(r)
+    assert (x.line, x.rule) == (3, "quote")
