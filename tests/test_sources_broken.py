@@ -544,3 +544,16 @@ def test_an_unclosed_quote_after_a_stray_one_in_the_same_row_is_still_found(tmp_
     r = read_path(write(tmp_path, "quotes.csv", with_row(3, bad)))
     x = only_rejection(r)
     assert (x.line, x.rule) == (3, "quote")
+
+
+def test_names_repeated_in_a_header_are_read_when_hxl_hashtags_tell_them_apart(tmp_path):
+    header, tags, *rows = (FIX / "hxl_generic.csv").read_text().splitlines()
+    names = header.split(",")
+    assert "Killed (male)" in names
+    names[names.index("Killed (male)")] = "Killed"  # HXL files often repeat a display name: the tags differ
+    r = read_path(write(tmp_path, "hxl.csv", "\n".join([",".join(names), tags, *rows]) + "\n"))
+    assert r.format == "hxl" and not r.rejected and r.rows_read == len(rows)
+    same = tags.split(",")
+    same[names.index("Killed", names.index("Killed") + 1)] = same[names.index("Killed")]
+    refused(write(tmp_path, "hxl_same.csv", "\n".join([",".join(names), ",".join(same), *rows]) + "\n"),
+            "appears twice")

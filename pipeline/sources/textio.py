@@ -263,7 +263,7 @@ def read_table(s: Sniff, *, usecols: list[str] | None = None, categorical: bool 
     """
     text = s.text or ""
     path = s.path
-    unique_header(s.header, path)
+    unique_header(s.header, path, tags=s.second_row)
     rejected: list[Rejection] = []
     # a NUL byte past the start (near it, the file is refused as binary): pandas reads it as a space, so such a
     # file is read row by row, and each record holding one is set aside whole (a record may span lines)
@@ -467,17 +467,25 @@ def iso_date(series: pd.Series) -> pd.Series:
     return s.where(~timed, s.str.slice(0, 10))
 
 
-def unique_header(header: list[str], path: Path, where: str = "line 1") -> None:
+def unique_header(header: list[str], path: Path, where: str = "line 1", tags: list[str] | None = None) -> None:
     """Refuse a header that names a column twice: which of the two a reader would take is a guess, and
-    the other's values would be lost without a word. Blank header cells (trailing commas) may repeat."""
+    the other's values would be lost without a word. Blank header cells (trailing commas) may repeat, and
+    so may names an HXL hashtag row (`tags`, the file's second row) tells apart, as HXL files do."""
+    hashtags = [str(t).strip() for t in tags] if tags and all(
+        str(t).strip().startswith("#") for t in tags if str(t).strip()) else []
     seen: dict[str, int] = {}
     for i, name in enumerate(header, start=1):
         name = str(name).strip()
         if not name:
             continue
         if name in seen:
-            raise InputError(f"{path}: {where}: column {name!r} appears twice (columns {seen[name]} and {i}); "
-                             "expected each column to have its own name")
+            first, this = seen[name], i
+            told_apart = len(hashtags) >= this and hashtags[first - 1] and hashtags[this - 1] \
+                and hashtags[first - 1] != hashtags[this - 1]
+            if not told_apart:
+                raise InputError(f"{path}: {where}: column {name!r} appears twice (columns {first} and {this}); "
+                                 "expected each column to have its own name")
+            continue
         seen[name] = i
 
 
