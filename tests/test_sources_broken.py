@@ -503,9 +503,10 @@ def test_rows_without_their_trailing_empty_fields_are_read_padded(tmp_path):
     assert not r.rejected and r.rows_read == len(ROWS) == len(r.observations)
 
 
-def test_a_workbook_whose_sheet_reaches_the_last_cell_is_refused_before_it_is_read(tmp_path):
+@pytest.mark.parametrize("cell", [b'<c r="XFD1048576">', b"<c r='XFD1048576'>", b'<c t="n" r = "XFD1048576">'])
+def test_a_workbook_whose_sheet_reaches_the_last_cell_is_refused_before_it_is_read(tmp_path, cell):
     """One cell at XFD1048576 makes a 2 KB workbook whose reader would allocate 17 billion cells (the process
-    was killed): refused from the sheet's XML, with bounded memory."""
+    was killed): refused from the sheet's XML, however its attribute is quoted, with bounded memory."""
     import shutil
     import zipfile as zf
 
@@ -515,7 +516,7 @@ def test_a_workbook_whose_sheet_reaches_the_last_cell_is_refused_before_it_is_re
         for item in src.infolist():
             data = src.read(item)
             if item.filename.startswith("xl/worksheets/") and b"Admin2" in data:
-                data = data.replace(b"</sheetData>", b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>')
+                data = data.replace(b"</sheetData>", b'<row r="1048576">' + cell + b"<v>1</v></c></row></sheetData>")
             dst.writestr(item, data)
     assert bad.stat().st_size < 4096
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

@@ -57,7 +57,9 @@ def _gunzip(data: bytes, path: Path) -> bytes:
 
 
 MAX_SHEET_CELLS = 5_000_000  # a sheet's grid from A1 to its furthest cell (ACLED's HDX workbooks: well under 1M)
-_CELL_REF = re.compile(rb'<(?:c|dimension)\b[^>]*?\br(?:ef)?="(?:[A-Z]+[0-9]+:)?([A-Z]{1,3})([0-9]+)"')
+# a cell's or a sheet dimension's reference, with either quote, with or without a namespace prefix
+_CELL_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?(?:c|dimension)\b[^>]*?\br(?:ef)?\s*=\s*["\']'
+                       rb'(?:\$?[A-Z]+\$?[0-9]+:)?\$?([A-Z]{1,3})\$?([0-9]+)["\']')
 
 
 def _column_number(letters: bytes) -> int:
@@ -76,9 +78,7 @@ def _check_workbook(zf: zipfile.ZipFile, members: list, compressed: int, path: P
         raise InputError(f"{path}: the workbook expands to {sum(m.file_size for m in members):,} bytes (limit "
                          f"{limit:,}); refused as a likely decompression bomb")
     read = 0
-    for member in members:
-        if not (member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")):
-            continue
+    for member in members:  # every member: the reader finds sheets through the workbook's links, not by path
         try:
             with zf.open(member) as fh:
                 xml = fh.read(limit - read + 1)  # the declared size may lie: never read past the limit
@@ -86,7 +86,7 @@ def _check_workbook(zf: zipfile.ZipFile, members: list, compressed: int, path: P
             raise InputError(f"{path}: cannot extract {member.filename} ({exc})") from None
         read += len(xml)
         if read > limit:
-            raise InputError(f"{path}: the workbook's sheets expand past {limit:,} bytes; refused as a likely "
+            raise InputError(f"{path}: the workbook's parts expand past {limit:,} bytes; refused as a likely "
                              "decompression bomb")
         rows = cols = 0
         for cell in _CELL_REF.finditer(xml):  # one cell at a time: a list of every cell would be large itself
