@@ -295,8 +295,9 @@ def test_a_failure_drawing_the_images_fails_the_build(default_warehouse, tmp_pat
 
 def test_documents_are_counted_and_listed_once_each_whoever_relayed_them(site, default_warehouse):
     con = default_warehouse
-    n_docs, n_orgs = con.execute("SELECT count(DISTINCT coalesce(source_url, source_title)), count(DISTINCT source_id) "
+    n_docs, n_orgs = con.execute("SELECT count(DISTINCT (source_url, source_title)), count(DISTINCT source_id) "
                                  "FROM observations").fetchone()
+    assert n_docs == 50  # the default figures cite 50 documents (each with one title, a test of the data says)
     html = (site / "index.html").read_text(encoding="utf-8")
     assert f"published figures from {n_docs} documents by {n_orgs} organisations." in html
     rows = _table_rows((site / "sources.html").read_text(encoding="utf-8"), "documents")
@@ -374,3 +375,17 @@ def test_a_restated_count_says_from_when_its_figure_counts(site):
     # OCHA's spring count began on 29 April and was restated from 1 May: day 117 is the wave's, not the figure's
     assert "day 117 of the count that began on 29 April 2019 (OCHA, this figure counted from 1 May 2019)" in html
     assert "day 85 of the count that began on 1 December 2019 (OCHA)" in html
+
+
+def test_documents_sharing_a_landing_page_stay_apart(default_warehouse):
+    """ACLED's HDX workbooks all link to one organisation page, and UNHCR's tables to one site: two titles
+    under one link are two documents."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE observations AS SELECT * FROM (VALUES ('ACLED (via HDX)', 'political violence by month', "
+                "'https://data.humdata.org/organization/acled', DATE '2025-01-10'), ('ACLED (via HDX)', "
+                "'civilian targeting by month', 'https://data.humdata.org/organization/acled', DATE '2025-01-10')) "
+                "AS t(source_org, source_title, source_url, published_on)")
+    assert sorted(page_defs.documents(con)["source_title"]) == ["civilian targeting by month",
+                                                               "political violence by month"]

@@ -59,9 +59,10 @@ def _chart(make, con, out, *args) -> dict:
 
 def common_context(con) -> dict:
     as_of = con.execute("SELECT max(published_on) FROM observations").fetchone()[0]
-    # a document is its link (or, without one, its title); an organisation is a source_id, whoever relayed it
+    # a document is its title and link (several documents may share a landing page); an organisation is a
+    # source_id, whoever relayed it
     n_obs, n_documents, n_orgs = con.execute(
-        """SELECT count(*), count(DISTINCT coalesce(source_url, source_title, source_org)), count(DISTINCT source_id)
+        """SELECT count(*), count(DISTINCT (source_url, coalesce(source_title, source_org))), count(DISTINCT source_id)
            FROM observations""").fetchone()
     return {"as_of": as_of, "n_obs": n_obs, "n_documents": n_documents, "n_orgs": n_orgs,
             "site_title": "Displacement and civilian deaths in north-west Syria, 2019-2020",
@@ -189,12 +190,13 @@ def casualties_page(con, out) -> dict:
 
 def documents(con) -> pd.DataFrame:
     """Every document cited, with the number of figures taken from it."""
-    # one row per document (its link, or its title when it has none), however many organisations relayed it
+    # one row per document (its title and link), however many organisations relayed it
     return con.execute(
         """SELECT string_agg(DISTINCT source_org, '; ' ORDER BY source_org) AS source_org,
-                  min(source_title) AS source_title, source_url, min(published_on) AS published_on, count(*) AS figures
+                  coalesce(source_title, min(source_org)) AS source_title, source_url,
+                  min(published_on) AS published_on, count(*) AS figures
            FROM observations
-           GROUP BY source_url, CASE WHEN source_url IS NULL THEN coalesce(source_title, source_org) END
+           GROUP BY source_url, source_title
            ORDER BY source_org, published_on NULLS LAST, source_title, source_url""").df()
 
 
