@@ -667,3 +667,26 @@ def test_a_response_that_expands_past_the_limit_is_refused_while_it_is_read(env,
     with pytest.raises(FetchError, match="grows past 1,048,576 bytes"):
         fetch("unhcr", country="SYR")
     assert not env.inbox.exists() or not any(env.inbox.iterdir())
+
+
+def test_a_redirect_whose_body_expands_past_the_limit_is_refused_too(env, monkeypatch):
+    import gzip
+
+    from pipeline.fetch import core
+
+    monkeypatch.setattr(core, "MAX_RESPONSE_BYTES", 1 << 20)
+    bomb = gzip.compress(b" " * (8 << 20))
+    env.server.expect_request(UNHCR).respond_with_data(bomb, status=302, headers={
+        "Location": "/moved/", "Content-Encoding": "gzip"})
+    env.server.expect_request("/moved/").respond_with_json({"items": []})
+    with pytest.raises(FetchError, match="grows past 1,048,576 bytes"):
+        fetch("unhcr", country="SYR")
+    assert requests_to(env, "/moved/") == []
+    snapshots = [p for p in env.snapshots.rglob("*.json")] if env.snapshots.exists() else []
+    assert all(p.stat().st_size < 1 << 20 for p in snapshots)
+
+
+def test_too_many_redirects_stop_with_a_message(env):
+    env.server.expect_request(IDMC).respond_with_data("", status=302, headers={"Location": IDMC})
+    with pytest.raises(FetchError, match="more than 20 redirects"):
+        fetch("idmc")

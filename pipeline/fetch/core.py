@@ -64,6 +64,7 @@ class MissingCredential(FetchError):
 # the most a run's responses may hold together, decompressed: as much as a reader takes in from one file
 # (pipeline/sources/textio.MAX_BYTES), which the combined inbox file must fit in
 MAX_RESPONSE_BYTES = 512 * 1024 * 1024
+MAX_REDIRECTS = 20
 
 _SECRETS: set[str] = set()
 _MIN_SECRET_LEN = 4
@@ -335,7 +336,7 @@ class Session:
         self.client = httpx.Client(
             timeout=httpx.Timeout(self.settings.timeout),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            follow_redirects=True,
+            follow_redirects=False,  # followed in `request`, each hop read within the size limit
             transport=transport,
             event_hooks={"request": [self._same_host_only]},
         )
@@ -393,20 +394,30 @@ class Session:
 
         def attempt() -> Page:
             attempt_box["n"] += 1
+            hops: list[tuple[httpx.Response, bytes]] = []
             try:
                 request = self.client.build_request(method, url, params=params, data=data,
                                                     headers={**self.headers, **(headers or {})})
-                resp = self.client.send(request, stream=True)
-                try:
-                    body = self._read_capped(resp, shown)
-                finally:
-                    resp.close()
+                while True:
+                    # redirects are followed here, one hop at a time (httpx builds the next request; the
+                    # request hook refuses another origin), so every body is read within the size limit
+                    resp = self.client.send(request, stream=True)
+                    try:
+                        body = self._read_capped(resp, shown, sum(len(b) for _, b in hops))
+                    finally:
+                        resp.close()
+                    if resp.next_request is None:
+                        break
+                    hops.append((resp, body))
+                    if len(hops) > MAX_REDIRECTS:
+                        raise FetchError(f"{self.dataset}: more than {MAX_REDIRECTS} redirects from {shown}")
+                    request = resp.next_request
             except httpx.TimeoutException as exc:
                 raise _Retryable(f"{type(exc).__name__} after {self.settings.timeout:g}s") from None
             except httpx.TransportError as exc:
                 raise _Retryable(f"{type(exc).__name__}: {redact(exc) or 'connection failed'}") from None
-            for hop in resp.history:  # redirects on the same host: recorded too
-                self._record(hop, page, attempt_box["n"], store_body)
+            for hop, hop_body in hops:  # redirects within the origin: recorded too
+                self._record(hop, page, attempt_box["n"], store_body, hop_body)
             record = self._record(resp, page, attempt_box["n"], store_body, body)
             status = resp.status_code
             if status == 429 or status >= 500:
@@ -435,10 +446,11 @@ class Session:
             raise FetchError(f"{self.dataset}: gave up after {n} attempt{'s' if n != 1 else ''}: "
                              f"{exc} from {shown}") from None
 
-    def _read_capped(self, resp: httpx.Response, shown: str) -> bytes:
-        """The response's body, decompressed, read no further than MAX_RESPONSE_BYTES, and no further than
-        what the run's pages may hold together: a few compressed megabytes can expand to fill the memory."""
-        room = MAX_RESPONSE_BYTES - sum(len(p.body) for p in self.pages)
+    def _read_capped(self, resp: httpx.Response, shown: str, read_before: int = 0) -> bytes:
+        """The response's body, decompressed, read no further than what the run's pages (and this request's
+        redirects, `read_before` bytes) may hold together, MAX_RESPONSE_BYTES: a few compressed megabytes can
+        expand to fill the memory."""
+        room = MAX_RESPONSE_BYTES - sum(len(p.body) for p in self.pages) - read_before
         chunks, size = [], 0
         for chunk in resp.iter_bytes():
             size += len(chunk)
