@@ -178,7 +178,7 @@ def csv_rows(text: str, path: Path, *, delimiter: str = ",",
         except csv.Error as exc:
             raise InputError(f"{path}: line {offset + reader.line_num}: {exc}") from None
         if reader.line_num >= last and any("\n" in c or "\r" in c for c in row) \
-                and _unclosed(text, start - offset, delimiter):
+                and _unclosed(text, start - offset):
             message = ("a quoted field opens on this line and is never closed, so the rest of the file would be "
                        "read as one field; row set aside (close the quote, or double a quote inside it)")
             if rejected is None:
@@ -196,7 +196,7 @@ def csv_rows(text: str, path: Path, *, delimiter: str = ",",
     return [h.strip() for h in header], rows
 
 
-def _unclosed(text: str, line: int, delimiter: str) -> bool:
+def _unclosed(text: str, line: int) -> bool:
     """Whether the record starting at `line` of text (1-based), the text's last, runs to the end inside an
     open quote: its text holds an odd number of quote characters (a closed quote and a doubled one inside a
     field come in pairs, a stray one in the middle of a field too, once closed)."""
