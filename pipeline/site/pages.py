@@ -126,7 +126,8 @@ def pace(con, out) -> dict:
     daily = con.execute("SELECT date, people_best, people_low, people_high FROM displacement_pace "
                         "WHERE place = ? AND unit = 'people' ORDER BY date", [PLACE]).df()
     # a window's total is a lower bound where its days come from "more than" totals; a milestone is a date
-    peaks["bound"] = [displacement.bound_word(daily, a, b).strip() if m == "peak_window" else ""
+    words = {"at least": "at_least", "about": "approximately", "": "exact"}
+    peaks["bound"] = [words[displacement.bound_word(daily, a, b).strip()] if m == "peak_window" else None
                       for m, a, b in zip(peaks["measure"], peaks["start_date"], peaks["end_date"])]
     peaks["what"] = [f"fastest {int(w)} day{'s' if w > 1 else ''}" if m == "peak_window" else
                      f"days to pass {int(t):,}" for m, w, t in zip(peaks["measure"], peaks["window_days"],
@@ -154,7 +155,7 @@ def pace(con, out) -> dict:
                        "each day has its report's figure spread evenly over the days it covers: the fastest day is the "
                        "fastest such average, shared by every day of its report.",
                        [("wave_label", "wave", "text"), ("what", "measure", "text"), ("start_date", "from", "date"),
-                        ("end_date", "to", "date"), ("bound", "", "text"), ("people", "people", "num"),
+                        ("end_date", "to", "date"), ("bound", "", "qual"), ("people", "people", "num"),
                         ("people_per_day", "people per day", "num"), ("days_taken", "days taken", "num")], peaks),
                 _table("events", "Key events", "Events marked on the chart, with the report that records them.",
                        [("date", "date", "date"), ("label", "event", "text"), ("place", "place", "text"),
