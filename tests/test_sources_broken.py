@@ -558,3 +558,15 @@ def test_names_repeated_in_a_header_are_read_when_hxl_hashtags_tell_them_apart(t
     same[names.index("Killed", names.index("Killed") + 1)] = same[names.index("Killed")]
     refused(write(tmp_path, "hxl_same.csv", "\n".join([",".join(names), ",".join(same), *rows]) + "\n"),
             "appears twice")
+
+
+@pytest.mark.parametrize("code,known", [("SRY", False), ("QQQ", False), ("HTI", True), ("XKX", True), ("UNK", True),
+                                        ("ALA", True)])
+def test_a_country_code_must_be_a_real_one(tmp_path, code, known):
+    """Three capital letters were enough, so a typo such as SRY for SYR made a country of its own."""
+    r = read_path(write(tmp_path, "iso.csv", with_row(4, ROWS[2].replace("HTI,", f"{code},", 1))))
+    if known:
+        assert not [x for x in r.rejected if x.rule == "country_code"]
+    else:
+        x = only_rejection(r)
+        assert (x.line, x.column, x.rule, x.value) == (4, "location_code", "country_code", code)

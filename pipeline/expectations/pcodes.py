@@ -8,7 +8,12 @@ countries only the general shape is checked: two capital letters, then letters o
 
 from __future__ import annotations
 
+from pipeline.countries import ISO3_CODES
+
+# the shape of a country code (the validation suite's check of the stored table), and the codes a row rule
+# accepts: the ISO 3166-1 list and XKX (pipeline/countries.py), so a typo such as "SRY" is set aside
 ISO3 = r"[A-Z]{3}"
+ISO3_KNOWN = "(?:" + "|".join(sorted(ISO3_CODES)) + ")"
 GENERIC_PCODE = r"[A-Z]{2}[0-9A-Z]+"
 
 # country -> (admin1 pattern, admin2 pattern), full match; only countries whose codes we have seen in

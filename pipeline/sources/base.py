@@ -215,7 +215,7 @@ def finalize(
 
     # codes: ISO 3166 alpha-3 countries, P-codes shaped as the country's (pipeline/expectations/pcodes.py)
     for name in ("country_iso3", "origin_iso3"):
-        c.flag(~_blank(frame[name]) & ~_matches(frame[name], lambda _: pcodes.ISO3), name, "country_code",
+        c.flag(~_blank(frame[name]) & ~_matches(frame[name], lambda _: pcodes.ISO3_KNOWN), name, "country_code",
                "expected an ISO 3166 alpha-3 country code such as SYR")
     country = frame["country_iso3"].astype("string").fillna("")
     for level, name in ((1, "admin1_code"), (2, "admin2_code")):

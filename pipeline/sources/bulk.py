@@ -421,7 +421,7 @@ def _features(values: pd.Series, feats: list[str], country: pd.Series | None, le
         elif feat == "date":
             out[feat] = base._to_date(values)
         elif feat == "iso":
-            out[feat] = base._matches(values, lambda _: pcodes.ISO3)
+            out[feat] = base._matches(values, lambda _: pcodes.ISO3_KNOWN)
         elif feat == "pcode":
             out[feat] = base._matches(values, lambda iso3: pcodes.pattern(iso3, level), country)
         elif feat == "qual":
