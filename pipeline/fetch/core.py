@@ -333,6 +333,7 @@ class Session:
         self.credential_vars = credential_vars
         self.run_id = uuid.uuid4().hex[:12]
         self.pages: list[Page] = []
+        self._kept_bytes = 0  # the bodies of self.pages, together (a fetch may keep thousands of pages)
         self.client = httpx.Client(
             timeout=httpx.Timeout(self.settings.timeout),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
@@ -450,7 +451,7 @@ class Session:
         """The response's body, decompressed, read no further than what the run's pages (and this request's
         redirects, `read_before` bytes) may hold together, MAX_RESPONSE_BYTES: a few compressed megabytes can
         expand to fill the memory."""
-        room = MAX_RESPONSE_BYTES - sum(len(p.body) for p in self.pages) - read_before
+        room = MAX_RESPONSE_BYTES - self._kept_bytes - read_before
         chunks, size = [], 0
         for chunk in resp.iter_bytes():
             size += len(chunk)
@@ -498,6 +499,7 @@ class Session:
         page_rec = Page(url, resp.status_code, sha, line["fetched_at"], page, snapshot, body, content)
         if store_body and 200 <= resp.status_code < 300:
             self.pages.append(page_rec)
+            self._kept_bytes += len(body)
         return page_rec
 
     # ---- JSON pages
