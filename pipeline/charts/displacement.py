@@ -131,13 +131,19 @@ def _runs(dates: pd.Series) -> pd.Series:
 ROOM_FOR_LABELS = "width >= 600"
 
 
-def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
-    alt = _base()
-    daily = con.execute(
+def pace_days(con, place: str) -> pd.DataFrame:
+    """The chosen series of people newly displaced per day at `place`, in date order (`displacement_pace`):
+    what the pace chart draws and the pace page's words about it are read from."""
+    return con.execute(
         """SELECT date, people_best, people_low, people_high, rolling_7d, days_in_7d, source_org, wave_label
            FROM displacement_pace WHERE place = ? AND unit = 'people' ORDER BY date""",
         [place],
     ).df()
+
+
+def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
+    alt = _base()
+    daily = pace_days(con, place)
     obs_ids = [r[0] for r in con.execute(
         """SELECT DISTINCT unnest(obs_ids) FROM displacement_daily
            WHERE place = ? AND series_role = 'chosen' AND metric = 'displaced' AND population = 'all' AND unit = 'people'""",

@@ -123,8 +123,7 @@ def pace(con, out) -> dict:
            -- wave by wave (the first in time first), each wave's peak windows by length, then its milestones
            ORDER BY min(start_date) OVER (PARTITION BY wave_id), wave_id, measure = 'days_to_pass', window_days,
                threshold""", [PLACE]).df()
-    daily = con.execute("SELECT date, people_best, people_low, people_high FROM displacement_pace "
-                        "WHERE place = ? AND unit = 'people' ORDER BY date", [PLACE]).df()
+    daily = displacement.pace_days(con, PLACE)
     # a window's total is a lower bound where its days come from "more than" totals; a milestone is a date
     words = {"at least": "at_least", "about": "approximately", "": "exact"}
     peaks["bound"] = [words[displacement.bound_word(daily, a, b).strip()] if m == "peak_window" else None

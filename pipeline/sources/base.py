@@ -92,10 +92,12 @@ def _finite(numbers: pd.Series) -> pd.Series:
     return numbers.mask(pd.Series(bad, index=numbers.index), pd.NA) if bad.any() else numbers
 
 
-def _to_number(series: pd.Series) -> pd.Series:
+def to_number(series: pd.Series) -> pd.Series:
+    """Text or numbers as Float64 figures: a comma only between groups of three digits (`_number_text`),
+    NA for anything that is not a finite number. Shared by every reader (and the bulk route's lookups)."""
     if pd.api.types.is_numeric_dtype(series):
         return _finite(series.astype("Float64"))
-    fast = _by_code(series, _to_number, pd.NA)
+    fast = _by_code(series, to_number, pd.NA)
     if fast is not None:
         return fast
     text = per_unique(series, _number_text)
@@ -187,7 +189,7 @@ def finalize(
     # numbers: text in a number column, negatives
     nums = {}
     for name in NUMERIC:
-        parsed = _to_number(frame[name])
+        parsed = to_number(frame[name])
         c.flag(~_blank(frame[name]) & parsed.isna(), name, "number", "expected a number", frame[name])
         nums[name] = parsed
     c.flag(nums["value_best"].isna() & _blank(frame["value_best"]), "value_best", "required", "a figure is required")

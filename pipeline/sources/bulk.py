@@ -417,7 +417,7 @@ def _features(values: pd.Series, feats: list[str], country: pd.Series | None, le
         if feat == "blank":
             out[feat] = base._blank(values).astype(bool)
         elif feat == "num":
-            out[feat] = base._to_number(values)
+            out[feat] = base.to_number(values)
         elif feat == "date":
             out[feat] = base._to_date(values)
         elif feat == "iso":

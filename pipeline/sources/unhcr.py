@@ -17,7 +17,7 @@ import pandas as pd
 
 from pipeline.schema import InputError, ReadResult, Rejection, empty_observations
 from pipeline.sources import textio
-from pipeline.sources.base import _to_number as base_number
+from pipeline.sources.base import to_number
 from pipeline.sources.textio import Sniff, col
 
 FORMAT = "unhcr"
@@ -100,7 +100,7 @@ def read(s: Sniff) -> ReadResult:
         value = col(raw, column)
         # no figure: blank, "-" or zero; anything else goes on to finalize, which sets aside what is not a
         # number (a comparison with a value that is not a number is NA, and .loc would drop such a row unseen)
-        zero = (base_number(value) == 0).fillna(False).astype(bool)
+        zero = (to_number(value) == 0).fillna(False).astype(bool)
         present = value.notna() & (value != "-") & ~zero
         part = base.loc[present].assign(
             source_id=sid, source_org=org, source_title=title, source_url=URL, metric=metric, basis=basis,
