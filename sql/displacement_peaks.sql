@@ -41,7 +41,9 @@ thresholds AS (
         t.threshold, min(p.date) AS end_date
     FROM displacement_pace AS p
     CROSS JOIN (VALUES (100000), (500000), (900000)) AS t(threshold)
-    WHERE p.cumulative_in_wave >= t.threshold
+    -- within a millionth of a person, as for the peaks: the running total of OCHA's "some 900,000" by
+    -- 20 February 2020 sums to 899,999.9999999999, and that day passes 900,000, not the next
+    WHERE round(p.cumulative_in_wave, 6) >= t.threshold
     GROUP BY p.place, p.unit, p.wave_id, t.threshold
 )
 SELECT place, unit, wave_id, wave_label, measure, window_days, NULL::INTEGER AS threshold,

@@ -297,3 +297,15 @@ def test_peak_windows_that_tie_take_the_earliest_even_when_float_sums_differ_in_
     assert [p[:3] for p in peaks] == [(1, D(2020, 6, 19), D(2020, 6, 19)), (4, D(2020, 6, 16), D(2020, 6, 19)),
                                       (7, D(2020, 6, 13), D(2020, 6, 19)), (30, D(2020, 6, 1), D(2020, 6, 30))]
     assert [p[3] for p in peaks] == [pytest.approx(19_655 + (n - 1) * 539.95) for n in (1, 4, 7, 30)]
+
+
+def test_days_to_pass_a_threshold_count_a_running_total_that_reaches_it_within_float_error(default_warehouse):
+    """OCHA's "some 900,000" since 1 December was reported on 20 February 2020 (day 82): the daily series
+    sums to 899,999.9999999999 there, a float error, and that day passes 900,000, not the next."""
+    days = {t: (end, taken) for t, end, taken in default_warehouse.execute(
+        """SELECT threshold, end_date, days_taken FROM displacement_peaks
+           WHERE place = ? AND unit = 'people' AND measure = 'days_to_pass' AND wave_label LIKE 'December%'""",
+        [NW]).fetchall()}
+    assert days[900_000] == (D(2020, 2, 20), 82)
+    total, n = chosen_sum(default_warehouse, NW, D(2019, 12, 1), D(2020, 2, 20))
+    assert n == 82 and total == pytest.approx(900_000, abs=1e-6)
