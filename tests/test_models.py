@@ -309,3 +309,54 @@ def test_days_to_pass_a_threshold_count_a_running_total_that_reaches_it_within_f
     assert days[900_000] == (D(2020, 2, 20), 82)
     total, n = chosen_sum(default_warehouse, NW, D(2019, 12, 1), D(2020, 2, 20))
     assert n == 82 and total == pytest.approx(900_000, abs=1e-6)
+
+
+def _models_on(tmp_path, rows, name="extra.csv", with_default=False):
+    import duckdb
+
+    from pipeline import ingest, warehouse
+
+    files = ([*ingest.DEFAULT_FILES] if with_default else []) + [figures_file(tmp_path, name, rows)]
+    result = ingest.ingest(files)
+    con = duckdb.connect()
+    warehouse.load_base_tables(con, result.observations, result.rejected)
+    warehouse.run_models(con)
+    return con
+
+
+def test_deaths_of_everyone_are_never_published_as_civilian_deaths(tmp_path):
+    """HAPI's political_violence fatalities (and ACLED's on HDX) count everyone killed, combatants included;
+    civilian_targeting's count civilians. The monthly table keeps the two apart, and the civilians chart
+    draws only civilians."""
+    from pipeline.charts import casualties
+
+    rows = [
+        "A1,acled-hapi,killed,flow,all,people,55,exact,2020-01-01,2020-01-31,month,2020-02-05,SYR,,Idlib,,,recommended,ACLED via HAPI,t,,",
+        "A2,acled-hapi,killed,flow,civilians,people,18,exact,2020-01-01,2020-01-31,month,2020-02-05,SYR,,Idlib,,,recommended,ACLED via HAPI,t,,",
+        "A3,acled-hapi,killed,flow,all,people,40,exact,2020-02-01,2020-02-29,month,2020-03-05,SYR,,Idlib,,,recommended,ACLED via HAPI,t,,",
+    ]
+    con = _models_on(tmp_path, rows)
+    got = con.execute("""SELECT month, population, killed_best FROM casualties_monthly
+                         WHERE source_id = 'acled-hapi' ORDER BY month, population""").fetchall()
+    assert got == [(D(2020, 1, 1), "all", 55.0), (D(2020, 1, 1), "civilians", 18.0), (D(2020, 2, 1), "all", 40.0)]
+    spec = casualties.monthly_deaths(con, place="Idlib governorate", source_id="acled-hapi")
+    assert spec.data["civilians_killed"].dropna().tolist() == [18]
+    from pipeline.site import pages
+
+    table, _ = pages.monthly_rows(con)
+    assert table[["killed_best", "who"]].values.tolist() == [[18, "civilians"], [55, "everyone, combatants included"],
+                                                             [40, "everyone, combatants included"]]
+
+
+def test_a_monthly_death_toll_republished_is_counted_once_and_the_derived_month_stays(tmp_path):
+    """SNHR's own January 2020 report, loaded beside the default data's relay of it by MEMO: one January
+    row (the later publication's), and February is still derived from the two-month figure."""
+    rows = ["X1,snhr,killed,flow,civilians,people,286,at least,2020-01-01,2020-01-31,day,2020-02-03,SYR,,,Syria,Syria,"
+            "recommended,SNHR,SNHR monthly report January 2020,https://example.org/snhr-jan-2020,"]
+    con = _models_on(tmp_path, rows, with_default=True)
+    got = con.execute("""SELECT month, derived, killed_best, children_best, obs_ids FROM casualties_monthly
+                         WHERE source_id = 'snhr' AND place = 'Syria' AND month IN ('2020-01-01', '2020-02-01')
+                         ORDER BY month""").fetchall()
+    assert [g[:4] for g in got] == [(D(2020, 1, 1), False, 286.0, 73.0), (D(2020, 2, 1), True, 707.0 - 286 - 145, None)]
+    x1 = con.execute("SELECT obs_id FROM observations WHERE ingest_file = 'extra.csv'").fetchone()[0]
+    assert got[0][4] == [x1]

@@ -27,7 +27,7 @@ def monthly_deaths(con, place: str = "Syria", source_id: str = "snhr", start: st
     rows = con.execute(
         """SELECT month, killed_best, killed_low, killed_high, children_best, source_org, derived, obs_ids
            FROM casualties_monthly
-           WHERE place = ? AND source_id = ? AND month BETWEEN ?::DATE AND ?::DATE
+           WHERE place = ? AND source_id = ? AND population = 'civilians' AND month BETWEEN ?::DATE AND ?::DATE
            ORDER BY month""",
         [place, source_id, start, end],
     ).df()

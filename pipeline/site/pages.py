@@ -164,8 +164,11 @@ def pace(con, out) -> dict:
 def monthly_rows(con) -> tuple[pd.DataFrame, int]:
     """The first TABLE_ROWS_SHOWN monthly casualty figures, and how many there are."""
     monthly = con.execute(
-        """SELECT month, place, source_org, killed_low, killed_best, killed_high, children_best, women_best, derived
-           FROM casualties_monthly ORDER BY place, month, source_org, obs_ids LIMIT ?""", [TABLE_ROWS_SHOWN]).df()
+        """SELECT month, place, source_org,
+                  CASE population WHEN 'civilians' THEN 'civilians' ELSE 'everyone, combatants included' END AS who,
+                  killed_low, killed_best, killed_high, children_best, women_best, derived
+           FROM casualties_monthly ORDER BY place, month, source_org, population DESC, obs_ids LIMIT ?""",
+        [TABLE_ROWS_SHOWN]).df()
     monthly["children_share"] = monthly["children_best"] / monthly["killed_best"]
     return monthly, con.execute("SELECT count(*) FROM casualties_monthly").fetchone()[0]
 
@@ -179,9 +182,11 @@ def casualties_page(con, out) -> dict:
                       "A month marked derived was not published on its own: it is what a figure for several months "
                       "leaves once the other months are taken away."],
             "charts": [_chart(casualties.monthly_deaths, con, out)],
-            "tables": [_table("monthly", "Every monthly figure", "Civilians killed per month; blank cells were not "
-                              "published.",
+            "tables": [_table("monthly", "Every monthly figure", "People killed per month: civilians, or everyone "
+                              "killed where a figure does not count civilians apart (political violence in ACLED's "
+                              "data counts combatants too, and includes the civilians). Blank cells were not published.",
                               [("month", "month", "month"), ("place", "place", "text"), ("source_org", "source", "text"),
+                               ("who", "killed", "text"),
                                ("killed_low", "low", "num"), ("killed_best", "best", "num"), ("killed_high", "high", "num"),
                                ("children_best", "children", "num"), ("children_share", "share of children", "pct"),
                                ("women_best", "women", "num"), ("derived", "derived", "flag")], monthly,
