@@ -629,3 +629,19 @@ def test_fetch_online_fetches_configured_sources_and_names_the_rest(tmp_path, mo
     assert list(failed) == ["idmc"] and "test-client-id" not in failed["idmc"]
     assert skipped["hapi-idps"].startswith("set ")
     assert set(skipped) == set(SOURCES) - {"unhcr", "idmc"}
+
+
+@pytest.mark.parametrize("config", ["dagster.yaml", "dagster-postgres.yaml"])
+def test_a_failed_build_is_not_run_again_only_a_crashed_one(tmp_path, monkeypatch, config):
+    """A blocking check that fails on a bad file fails the same way on a retry: the daemon retries only runs
+    whose process died (a failed step would otherwise run the whole build twice for every bad drop)."""
+    import yaml
+    from dagster import DagsterInstance
+
+    settings = yaml.safe_load((ROOT / config).read_text(encoding="utf-8"))
+    settings.pop("storage", None)  # the PostgreSQL storage needs a server; the retry settings do not
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with DagsterInstance.get() as instance:
+        assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
+        assert instance.run_retries_retry_on_asset_or_op_failure is False
