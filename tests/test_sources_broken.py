@@ -252,9 +252,33 @@ def test_cli_json_report_for_a_partly_bad_file(tmp_path):
     proc = cli("validate", "--json", str(p))
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert set(out) == {"format", "rows_read", "rows_accepted", "rows_rejected", "errors"}
+    assert set(out) == {"format", "rows_read", "rows_accepted", "rows_rejected", "errors", "file_checks"}
     assert (out["format"], out["rows_read"], out["rows_accepted"], out["rows_rejected"]) == ("hapi-idps", 6, 5, 1)
-    assert out["errors"] == [{"line": 4, "column": "population", "message": "expected a number"}]
+    assert out["errors"] == [{"line": 4, "column": "population", "rule": "number", "message": "expected a number",
+                              "value": "n/a"}]
+    assert out["file_checks"] == []
+
+
+def test_cli_says_when_the_build_would_refuse_a_readable_file(tmp_path):
+    """validate applies the build's per-file checks too: a record key on two rows, or no row accepted,
+    stops the build, so validate names the rows and exits 1 (2 stays for a file it cannot read)."""
+    repeated = write(tmp_path, "repeated.csv", "\n".join([HEADER, *ROWS, ROWS[0]]) + "\n")
+    proc = cli("validate", str(repeated))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"{repeated}: the build would refuse this file: lines 2 and {len(ROWS) + 2} carry the same record key" \
+        in proc.stdout, proc.stdout
+    out = json.loads(cli("validate", "--json", str(repeated)).stdout)
+    assert [(c["rule"], c["lines"]) for c in out["file_checks"]] == [("expect_obs_id_unique_within_file",
+                                                                      [2, len(ROWS) + 2])]
+    none_good = write(tmp_path, "none.csv", "\n".join([HEADER] + [r.replace(",40000,", ",n/a,")
+                                                                 .replace(",2023-03-31,", ",2023-02-30,")
+                                                                 for r in ROWS[:1]]) + "\n")
+    proc = cli("validate", "--json", str(none_good))
+    out = json.loads(proc.stdout)
+    assert proc.returncode == 1 and out["rows_accepted"] == 0, out
+    assert [c["rule"] for c in out["file_checks"]] == ["expect_some_rows_of_each_file_accepted"]
+    good = cli("validate", str(FIX / "hapi_idps.csv"))
+    assert good.returncode == 0 and "would refuse" not in good.stdout
 
 
 def test_cli_text_report_names_file_line_and_column(tmp_path):
@@ -421,7 +445,8 @@ def test_cli_names_a_json_file_s_records_as_records(tmp_path):
     text = cli("validate", str(p)).stdout
     assert f"{p}: record 2: column figure: expected a number" in text
     out = json.loads(cli("validate", "--json", str(p)).stdout)
-    assert out["errors"] == [{"record": 2, "column": "figure", "message": "expected a number"}]
+    assert out["errors"] == [{"record": 2, "column": "figure", "rule": "number", "message": "expected a number",
+                             "value": "many"}]
 
 
 def test_workbook_row_with_values_beyond_the_header_is_set_aside(tmp_path):

@@ -52,8 +52,9 @@ def run(args) -> int:
             what = f.get("expectation", "?")
             where = ", ".join(str(v) for v in (f.get("column"), f.get("sample")) if v)
             count = f.get("unexpected_count")
-            print(printable(f"  - {what}" + (f" ({count} unexpected)" if count else "") + (f": {where}" if where else "")),
-                  file=sys.stderr)
+            hint = "; `displacement validate FILE` names its rows" if f.get("column") == "file" else ""
+            print(printable(f"  - {what}" + (f" ({count} unexpected)" if count else "") + (f": {where}" if where else "")
+                            + hint), file=sys.stderr)
     if not result.success or failed_checks or "report_site" not in done:
         for ev in result.all_events:
             if ev.is_step_failure:
