@@ -421,3 +421,20 @@ def test_an_error_in_the_gx_worker_is_raised_by_the_check(loaded, monkeypatch):
     monkeypatch.setattr(observations, "validate", broken)
     with pytest.raises(RuntimeError, match="gx broke"):
         observations.check(loaded)
+
+
+@pytest.mark.parametrize("raw", ["abc", "0,5", "nan", "-1", "1.5"])
+def test_a_minimum_row_share_that_is_not_a_share_is_refused(monkeypatch, raw):
+    from pipeline.expectations import observations
+
+    monkeypatch.setenv("DISPLACEMENT_MIN_ROW_SHARE", raw)
+    with pytest.raises(ValueError, match="DISPLACEMENT_MIN_ROW_SHARE.*expected a share from 0 to 1"):
+        observations._min_row_share()
+
+
+@pytest.mark.parametrize("raw, share", [("", 0.5), ("0", 0.0), ("0.8", 0.8), (" 1 ", 1.0)])
+def test_a_minimum_row_share_is_read_from_the_environment(monkeypatch, raw, share):
+    from pipeline.expectations import observations
+
+    monkeypatch.setenv("DISPLACEMENT_MIN_ROW_SHARE", raw)
+    assert observations._min_row_share() == share

@@ -261,10 +261,19 @@ def validate(frame: pd.DataFrame, suite_name: str = SUITE_NAME, exps=None) -> Su
 
 
 def _min_row_share() -> float:
-    try:
-        return float(os.environ.get("DISPLACEMENT_MIN_ROW_SHARE", MIN_ROW_SHARE))
-    except ValueError:
+    """DISPLACEMENT_MIN_ROW_SHARE, a share from 0 (the check off) to 1; unset or blank: MIN_ROW_SHARE. Anything
+    else is refused, never taken as the default or as a check switched off without a word."""
+    raw = os.environ.get("DISPLACEMENT_MIN_ROW_SHARE", "").strip()
+    if not raw:
         return MIN_ROW_SHARE
+    try:
+        share = float(raw)
+    except ValueError:
+        share = float("nan")
+    if not 0 <= share <= 1:  # NaN too
+        raise ValueError(f"DISPLACEMENT_MIN_ROW_SHARE={raw!r}: expected a share from 0 to 1, such as 0.5 "
+                         "(0 switches the row-drop check off)")
+    return share
 
 
 def _sample(con, table: str, rows: int, total: int | None = None) -> None:
