@@ -187,8 +187,9 @@ def _append(con, table: str, frame: pd.DataFrame) -> None:
 
 def _drop_repeats(con, files: list[dict], spans: list[tuple[str, int, int]]) -> None:
     """Count each file's repeated obs_ids (the source's key twice in one file: a table rule the blocking
-    check fails on), then keep every obs_id once, at its first row (the same file dropped twice, or a
-    figure re-delivered, is kept once). One aggregation when nothing repeats, as is usual.
+    check fails on), then keep every obs_id once, at its row in the last file that has it (the same file
+    dropped twice, or a figure re-delivered, is kept once; a record revised in a later export keeps the
+    revision). One aggregation when nothing repeats, as is usual.
 
     spans: per file, the table holding its rows (`observations`, or the file's own bulk table) and the
     range of rowids they took there."""
@@ -216,13 +217,15 @@ def _drop_repeats(con, files: list[dict], spans: list[tuple[str, int, int]]) -> 
         return next(i for i, (table, start, end) in enumerate(spans)
                     if table == tables[t] and (table != "observations" or start <= rowid < end))
 
-    found = sorted((obs_id, file_of(t, rowid), line if line is not None else -1, t, rowid)
+    # the row kept: the last file's (files come in name order, so of exports named by date the newest: ACLED
+    # revises an event in place under its id), its first line there
+    found = sorted((obs_id, -file_of(t, rowid), line if line is not None else -1, t, rowid)
                    for obs_id, t, rowid, line in found)
     per_file: dict[tuple[int, str], int] = {}
     later: dict[int, list[int]] = {}
     previous = None
     for obs_id, i, _, t, rowid in found:
-        per_file[(i, obs_id)] = per_file.get((i, obs_id), 0) + 1
+        per_file[(-i, obs_id)] = per_file.get((-i, obs_id), 0) + 1
         if obs_id == previous:
             later.setdefault(t, []).append(rowid)
         previous = obs_id

@@ -29,3 +29,27 @@ def test_the_same_content_twice_adds_nothing(isolated):
     assert sorted(twice.observations["obs_id"]) == sorted(once.observations["obs_id"])
     # every file is still accounted for, even when its rows were already known
     assert list(twice.files["file"]) == ["figures.csv", "a.csv", "b.csv", "figures-again.csv"]
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("bulk_min_bytes", [None, 1], ids=["exact", "bulk"])
+def test_a_record_in_two_exports_keeps_the_later_export_s_values(tmp_path, bulk_min_bytes):
+    """ACLED revises events in place, under the same event_id_cnty: of two exports named by date, the
+    newer one's fatalities are the ones kept (kept once either way)."""
+    from pipeline import ingest
+
+    text = (FIXTURES / "acled_events.csv").read_text(encoding="utf-8")
+    old_row = next(line for line in text.splitlines() if line.startswith("SYR90001,"))
+    assert ",9,,1577000000" in old_row
+    revised = text.replace(old_row, old_row.replace(",9,,1577000000", ",12,,1580000000"))
+    (tmp_path / "acled_2020-02-01.csv").write_text(text, encoding="utf-8")
+    (tmp_path / "acled_2020-03-01.csv").write_text(revised, encoding="utf-8")
+    got = ingest.ingest(sorted(tmp_path.glob("*.csv")), bulk_min_bytes=bulk_min_bytes)
+    alone = ingest.ingest([tmp_path / "acled_2020-03-01.csv"], bulk_min_bytes=bulk_min_bytes)
+    assert sorted(got.observations["obs_id"]) == sorted(alone.observations["obs_id"])
+    killed = got.observations[(got.observations["notes"].str.contains("Air/drone strike", na=False))
+                              & (got.observations["period_start"].astype(str) == "2019-12-20")]
+    assert killed["value_best"].tolist() == [12.0]
+    assert set(killed["ingest_file"]) == {"acled_2020-03-01.csv"}

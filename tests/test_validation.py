@@ -100,13 +100,14 @@ def test_validate_command_reports_exactly_what_a_build_sets_aside(isolated):
                               cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr
         report = json.loads(proc.stdout)
-        stored = con.execute("SELECT line, column_name, message FROM rejected_observations WHERE file = ? "
-                             "ORDER BY line, column_name", [path.name]).fetchall()
+        stored = con.execute("SELECT line, column_name, rule, message, value FROM rejected_observations "
+                             "WHERE file = ? ORDER BY line, column_name", [path.name]).fetchall()
         # a JSON file's rows are records: the report says so, and the warehouse's `line` holds the record's number
         unit = "record" if path.suffix == ".json" else "line"
-        assert all(set(e) == {unit, "column", "message"} for e in report["errors"]), report["errors"]
-        assert sorted((e[unit], e["column"], e["message"]) for e in report["errors"]) == sorted(stored)
-        assert report["rows_rejected"] == len({line for line, _, _ in stored})
+        assert all(set(e) == {unit, "column", "rule", "message", "value"} for e in report["errors"]), report["errors"]
+        assert sorted((e[unit], e["column"], e["rule"], e["message"], e["value"]) for e in report["errors"]) == \
+            sorted(stored)
+        assert report["rows_rejected"] == len({s[0] for s in stored})
         assert report["rows_accepted"] == con.execute("SELECT count(DISTINCT ingest_row) FROM observations WHERE "
                                                       "ingest_file = ?", [path.name]).fetchone()[0]
     con.close()
