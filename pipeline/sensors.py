@@ -4,7 +4,8 @@ Each file's content is hashed (SHA-256) and the hash is the run key, so the same
 second run, whatever the file is called or however often it is touched. The cursor keeps the hashes
 already requested and, per file name, the (size, mtime) last seen, so unchanged files are not re-read
 on every tick. Content the warehouse already holds (the daily run fetched it into the inbox and read it)
-starts no second run: the latest `observations` materialization lists the hashes it read.
+starts no second run: the latest `observations` materialization lists the hashes it read; while a daily
+run is under way, the sensor waits, since the files it is fetching are not read yet.
 """
 
 from __future__ import annotations
@@ -90,6 +91,24 @@ def ingested_hashes(instance: dg.DagsterInstance | None) -> set[str]:
     return {v for v in data.values() if isinstance(v, str)}
 
 
+# a run of these jobs fetches into the inbox, then reads the inbox: while one is under way, what it writes there
+# is its own to read, and the sensor waits (a daily fetch takes longer than the sensor's 30 s interval)
+FETCHING_JOBS = ("daily",)
+UNDER_WAY = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+
+
+def fetching_run(instance: dg.DagsterInstance | None) -> str | None:
+    """The id of a run under way that fetches into the inbox, if any."""
+    if instance is None:
+        return None
+    for job_name in FETCHING_JOBS:
+        records = instance.get_run_records(dg.RunsFilter(job_name=job_name, statuses=UNDER_WAY), limit=1)
+        if records:
+            return records[0].dagster_run.run_id
+    return None
+
+
 def make_inbox_sensor(job) -> dg.SensorDefinition:
     @dg.sensor(
         name="inbox_sensor",
@@ -99,6 +118,10 @@ def make_inbox_sensor(job) -> dg.SensorDefinition:
         description="One rebuild per new or changed file in the inbox (DISPLACEMENT_INBOX), keyed by its SHA-256.",
     )
     def inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        busy = fetching_run(context.instance)
+        if busy:  # the cursor stays: once that run ends, what it read is skipped and anything else is requested
+            return dg.SensorResult(cursor=context.cursor, skip_reason=f"run {busy[:8]} is fetching into "
+                                   f"{inbox_dir()} and reads what it writes there; waiting for it to end")
         requests, cursor, notes = evaluate_inbox(context.cursor, ingested=ingested_hashes(context.instance))
         for note in notes:
             context.log.info(note)

@@ -466,6 +466,38 @@ def test_inbox_sensor_requests_one_run_per_new_content(tmp_path, monkeypatch):
     instance.dispose()
 
 
+def test_inbox_sensor_waits_while_the_daily_run_fetches_into_the_inbox(tmp_path, monkeypatch):
+    """The daily run writes each source's file into the inbox as it is fetched, and reads them all once the
+    fetch is done: while it is under way, a file it wrote must not start a build of its own."""
+    import dagster as dg
+
+    from pipeline.definitions import defs
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    monkeypatch.setenv("DISPLACEMENT_INBOX", str(inbox))
+    sensor = defs.get_sensor_def("inbox_sensor")
+    instance = dg.DagsterInstance.ephemeral()
+    daily = instance.create_run_for_job(defs.resolve_job_def("daily"), status=dg.DagsterRunStatus.STARTED)
+    fetched = b"iso3,figure\nSYR,1\n"
+    (inbox / "idmc_SYR_2019-01-01.json").write_bytes(fetched)
+    data = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=None, definitions=defs))
+    assert data.run_requests == [] and daily.run_id[:8] in data.skip_message
+    # the run read it (its observations list the hash) and ended: still no second run
+    instance.report_runless_asset_event(dg.AssetMaterialization(
+        "observations", metadata={"input_sha256": {"idmc_SYR_2019-01-01.json": hashlib.sha256(fetched).hexdigest()}}))
+    instance.handle_run_event(daily.run_id, dg.DagsterEvent(
+        event_type_value="PIPELINE_SUCCESS", job_name="daily", message="done"))
+    assert instance.get_run_by_id(daily.run_id).status == dg.DagsterRunStatus.SUCCESS
+    data = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=data.cursor, definitions=defs))
+    assert data.run_requests == []
+    # a file dropped by hand afterwards does start one
+    (inbox / "drop.csv").write_bytes(b"iso3,figure\nSYR,2\n")
+    data = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=data.cursor, definitions=defs))
+    assert [r.tags["displacement/inbox_file"] for r in data.run_requests] == ["drop.csv"]
+    instance.dispose()
+
+
 def test_daily_schedule_fetches_only_configured_sources(monkeypatch):
     import dagster as dg
 
@@ -629,6 +661,33 @@ def test_fetch_online_fetches_configured_sources_and_names_the_rest(tmp_path, mo
     assert list(failed) == ["idmc"] and "test-client-id" not in failed["idmc"]
     assert skipped["hapi-idps"].startswith("set ")
     assert set(skipped) == set(SOURCES) - {"unhcr", "idmc"}
+
+
+def test_fetch_online_fails_the_run_when_every_source_tried_failed(tmp_path, monkeypatch, httpserver):
+    """One source down is logged and the others go on; every source down fails the step (cron's exit code and
+    the UI then say so), naming each source, its credentials still never shown."""
+    import dagster as dg
+
+    from pipeline.assets.fetch import FETCH_SOURCES_ENV, fetch_online
+    from pipeline.fetch import SOURCES
+
+    for src in SOURCES.values():
+        for var in src.credentials:
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv(src.base_env, httpserver.url_for("/").rstrip("/"))
+    monkeypatch.setenv("IDMC_CLIENT_ID", "test-client-id")
+    monkeypatch.setenv(FETCH_SOURCES_ENV, "unhcr,idmc")
+    monkeypatch.setenv("DISPLACEMENT_INBOX", str(tmp_path / "inbox"))
+    monkeypatch.setenv("DISPLACEMENT_SNAPSHOTS", str(tmp_path / "snapshots"))
+    monkeypatch.setenv("DISPLACEMENT_FETCH_ATTEMPTS", "1")
+    httpserver.no_handler_status_code = 500
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([fetch_online], instance=instance, raise_on_error=False)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.user_failure_data.description
+    assert message.startswith("every source tried failed: ") and "unhcr: " in message and "idmc: " in message
+    assert "test-client-id" not in message
 
 
 @pytest.mark.parametrize("config", ["dagster.yaml", "dagster-postgres.yaml"])

@@ -64,6 +64,10 @@ def fetch_online(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         fetched[name] = {"rows": result.rows, "pages": result.pages,
                          "inbox_file": result.inbox_file.name if result.inbox_file else None}
         context.log.info(f"{name}: {result.rows} rows -> {result.inbox_file or 'nothing written'}")
+    if failed and not fetched:  # some failing is logged and the rest goes on; all failing fails the run, so that
+        # cron's exit code and the UI have something to alert on (and nothing new is rebuilt)
+        raise dg.Failure(description="every source tried failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()),
+                         metadata={"failed": dg.MetadataValue.json(failed), "skipped": dg.MetadataValue.json(skipped)})
     return dg.MaterializeResult(metadata={
         "fetched": dg.MetadataValue.json(fetched),
         "skipped": dg.MetadataValue.json(skipped),
