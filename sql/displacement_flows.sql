@@ -1,9 +1,10 @@
 -- depends: places
 -- Flows per period per series. A series is one source's reporting of one metric, place, unit and
 -- population; a cumulative series also keeps its start date. Cumulative series become flows by
--- differencing consecutive points; reported flows are kept as they are. A reported flow that lies
--- inside a longer differenced interval of the same reporting series is marked `nested` and points to
--- that interval, which then keeps only the remainder (so both published totals still hold).
+-- differencing consecutive points; reported flows are kept as they are (a figure loaded twice is one
+-- flow; of two different figures for one period, only the latest published is nested). A reported flow that lies inside a longer interval of the same reporting series
+-- (differenced, or another reported flow) is marked `nested` and points to the tightest such interval,
+-- which then keeps only the remainder (so both published totals still hold).
 CREATE OR REPLACE TABLE displacement_flows AS
 WITH base AS (
     SELECT
@@ -70,30 +71,48 @@ pieces AS (
         period_start, period_end, 'reported_flow', value_best, value_low, value_high, [obs_id]
     FROM base
     WHERE basis = 'flow'
+    -- the same figure loaded twice (a report and a copy of it: one reporting series, period and value) is
+    -- one flow, the latest published; two would both be taken from a longer interval
+    QUALIFY row_number() OVER (PARTITION BY reporting_series, role, period_start, period_end, value_best, value_low,
+                                            value_high
+                               ORDER BY published_on DESC NULLS LAST, obs_id) = 1
 ),
 numbered AS (
     SELECT row_number() OVER (ORDER BY series, period_start, period_end, kind, obs_ids) AS flow_id, *
     FROM pieces
 ),
 nesting AS (
-    -- the tightest differenced interval of the same reporting series that contains a reported flow
-    -- (among equally long ones, the first by flow_id: arg_min alone would keep whichever came first)
+    -- the tightest longer interval of the same reporting series that contains a reported flow: a
+    -- differenced one, or another reported flow (a week inside the same source's month), which may itself
+    -- lie in a differenced one (among equally long ones, the first by flow_id: arg_min alone would keep
+    -- whichever came first)
     SELECT child.flow_id AS child_id,
         arg_min(parent.flow_id, (parent.period_end - parent.period_start, parent.flow_id)) AS parent_id
     FROM numbered AS child
     JOIN numbered AS parent
         ON parent.reporting_series = child.reporting_series
         AND parent.role = child.role
-        AND parent.kind IN ('first_point', 'difference')
+        AND parent.kind IN ('first_point', 'difference', 'reported_flow')
         AND child.kind = 'reported_flow'
         AND child.period_start >= parent.period_start
         AND child.period_end <= parent.period_end
         AND (child.period_end - child.period_start) < (parent.period_end - parent.period_start)
     GROUP BY child.flow_id
+),
+nested_once AS (
+    -- of two figures a series gives for the same period (a restatement), only the latest published is taken
+    -- from the interval around it; the other stays a flow of its own, compared with it day by day
+    SELECT x.*
+    FROM nesting AS x
+    JOIN numbered AS c ON c.flow_id = x.child_id
+    QUALIFY row_number() OVER (PARTITION BY x.parent_id, c.period_start, c.period_end
+                               ORDER BY c.published_on DESC NULLS LAST, c.flow_id) = 1
 )
 SELECT
     n.flow_id,
-    CASE WHEN p.flow_id IS NULL THEN n.series ELSE p.series END AS series,
+    -- a nested flow belongs to the series at the top of its chain (two levels: a week in a month in a
+    -- differenced interval)
+    coalesce(gp.series, p.series, n.series) AS series,
     n.reporting_series, n.role, n.source_id, n.source_org, n.metric, n.population, n.unit, n.area, n.area_level,
     n.country_iso3, n.admin1_name, n.published_on, n.qualifier,
     n.period_start, n.period_end,
@@ -103,6 +122,8 @@ SELECT
     n.value_best, n.value_low, n.value_high,
     n.obs_ids
 FROM numbered AS n
-LEFT JOIN nesting AS x ON x.child_id = n.flow_id
+LEFT JOIN nested_once AS x ON x.child_id = n.flow_id
 LEFT JOIN numbered AS p ON p.flow_id = x.parent_id
+LEFT JOIN nested_once AS y ON y.child_id = p.flow_id
+LEFT JOIN numbered AS gp ON gp.flow_id = y.parent_id
 ORDER BY series, period_start, flow_id

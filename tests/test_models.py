@@ -360,3 +360,60 @@ def test_a_monthly_death_toll_republished_is_counted_once_and_the_derived_month_
     assert [g[:4] for g in got] == [(D(2020, 1, 1), False, 286.0, 73.0), (D(2020, 2, 1), True, 707.0 - 286 - 145, None)]
     x1 = con.execute("SELECT obs_id FROM observations WHERE ingest_file = 'extra.csv'").fetchone()[0]
     assert got[0][4] == [x1]
+
+
+def _winter(con):
+    total, days = chosen_sum(con, NW, D(2019, 12, 1), D(2020, 2, 23))
+    low = con.execute("""SELECT min(people_best) FROM displacement_daily WHERE place = ? AND metric = 'displaced'
+                         AND population = 'all' AND unit = 'people'""", [NW]).fetchone()[0]
+    return total, days, low
+
+
+def test_a_nested_figure_published_twice_is_subtracted_from_its_interval_once(tmp_path):
+    """OCHA's 142,000 for 9-12 February 2020, loaded again from a copy of the same report: one figure, so
+    the 2-12 February interval keeps 214,000 - 142,000 for its other days (subtracted twice, the rates
+    went negative and the blocking check refused the build)."""
+    row = ("R23,ocha,displaced,flow,all,people,142000,some,2020-02-09,2020-02-12,day,2020-02-14,SYR,,,"
+           "North-west Syria,NW Syria,recommended,OCHA,Copy of situation report No. 8,https://example.org/copy,")
+    con = _models_on(tmp_path, [row], with_default=True)
+    total, days, low = _winter(con)
+    assert days == 85 and total == pytest.approx(948_000, abs=1) and low >= 0
+    rest, n6 = chosen_sum(con, NW, D(2020, 2, 3), D(2020, 2, 8))
+    assert n6 == 6 and rest == pytest.approx(214_000 - 142_000, abs=1)
+    four, _ = chosen_sum(con, NW, D(2020, 2, 9), D(2020, 2, 12))
+    assert four == pytest.approx(142_000, abs=1)
+
+
+def test_a_week_inside_a_month_of_the_same_source_is_not_counted_twice(tmp_path):
+    """One source's 120,000 for October 2019 and its 50,000 for 14-20 October: the week is part of the
+    month, so the month's other 24 days share 70,000 and October sums to 120,000."""
+    rows = [
+        "M1,tst,displaced,flow,all,people,120000,exact,2019-10-01,2019-10-31,day,2019-11-05,SYR,,,Testland,,recommended,Test,t,,",
+        "W1,tst,displaced,flow,all,people,50000,exact,2019-10-14,2019-10-20,day,2019-10-22,SYR,,,Testland,,recommended,Test,t,,",
+    ]
+    con = _models_on(tmp_path, rows)
+    total, days = chosen_sum(con, "Testland", D(2019, 10, 1), D(2019, 10, 31))
+    assert days == 31 and total == pytest.approx(120_000)
+    week, _ = chosen_sum(con, "Testland", D(2019, 10, 14), D(2019, 10, 20))
+    assert week == pytest.approx(50_000)
+    rate = con.execute("""SELECT DISTINCT round(people_best, 6) FROM displacement_daily WHERE place = 'Testland'
+                          AND series_role = 'chosen' AND date = '2019-10-02'""").fetchall()
+    assert rate == [(round(70_000 / 24, 6),)]
+    wave = con.execute("SELECT total_people FROM displacement_waves WHERE place = 'Testland'").fetchall()
+    assert [w[0] for w in wave] == [pytest.approx(120_000)]
+
+
+def test_a_nested_figure_restated_is_taken_from_its_interval_once_the_latest(tmp_path):
+    """A later restatement of the 142,000 for 9-12 February as 150,000: the interval keeps 214,000 in all,
+    the restatement (the latest published) is the one nested, and the first figure stays beside it."""
+    row = ("R23,ocha,displaced,flow,all,people,150000,some,2020-02-09,2020-02-12,day,2020-02-20,SYR,,,"
+           "North-west Syria,NW Syria,recommended,OCHA,A later restatement,https://example.org/restated,")
+    con = _models_on(tmp_path, [row], with_default=True)
+    total, days, low = _winter(con)
+    assert days == 85 and total == pytest.approx(948_000, abs=1) and low >= 0
+    four, _ = chosen_sum(con, NW, D(2020, 2, 9), D(2020, 2, 12))
+    rest, _ = chosen_sum(con, NW, D(2020, 2, 3), D(2020, 2, 8))
+    assert (four, rest) == (pytest.approx(150_000, abs=1), pytest.approx(214_000 - 150_000, abs=1))
+    kinds = con.execute("""SELECT value_best, kind FROM displacement_flows WHERE area = ? AND period_start = '2020-02-09'
+                           AND period_end = '2020-02-12' ORDER BY value_best""", [NW]).fetchall()
+    assert kinds == [(142_000, "reported_flow"), (150_000, "nested")]
