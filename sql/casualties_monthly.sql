@@ -44,8 +44,9 @@ span_gaps AS (
         any_value(s.n_months) AS n_months,
         count(c.month) AS known_months,
         sum(c.value_best) AS known_best,
-        CASE WHEN bool_and(c.value_low IS NOT NULL) THEN sum(c.value_low) END AS known_low,
-        CASE WHEN bool_and(c.value_high IS NOT NULL) THEN sum(c.value_high) END AS known_high,
+        -- over the known months only: the missing month's joined columns are all NULL
+        CASE WHEN bool_and(c.value_low IS NOT NULL) FILTER (WHERE c.month IS NOT NULL) THEN sum(c.value_low) END AS known_low,
+        CASE WHEN bool_and(c.value_high IS NOT NULL) FILTER (WHERE c.month IS NOT NULL) THEN sum(c.value_high) END AS known_high,
         min(s.month) FILTER (WHERE c.month IS NULL) AS missing_month,
         list(c.obs_id ORDER BY c.month, c.obs_id) FILTER (WHERE c.obs_id IS NOT NULL) AS known_ids
     FROM spans AS s
