@@ -240,10 +240,25 @@ def test_hostile_input_runs_nothing_stays_visible_and_is_neutralised(browser, ho
     assert found, "the hostile source title should appear, neutralised, in a chart's CSV"
 
 
-def test_index_screenshot_for_the_readme(default_build):
+def _png_size(path: Path) -> tuple[int, int]:
+    import struct
+
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR", f"{path} is not a PNG"
+    return struct.unpack(">II", head[16:24])
+
+
+def test_index_screenshot_for_the_readme(browser, default_build):
+    """The README's picture of the report is the project's own file, a real screenshot of a page width; the
+    browser tests' own screenshot of the overview is one too (set DISPLACEMENT_UPDATE_SCREENSHOT=1 to copy
+    it over the README's, which is otherwise left alone to keep the tree clean)."""
+    readme = ROOT / "reports" / "screenshot-index.png"
+    assert "](reports/screenshot-index.png)" in (ROOT / "README.md").read_text(encoding="utf-8")
+    width, height = _png_size(readme)
+    assert width >= 1000 and height >= 600 and readme.stat().st_size > 50_000, (width, height)
     shot = ARTIFACTS / "index.png"
-    if not shot.exists():
-        pytest.skip("the browser test did not produce a screenshot")
-    # the README shows reports/screenshot-index.png; refresh it only when asked, to keep the tree clean
+    _visit(browser, default_build / "site" / "index.html", shot)
+    width, height = _png_size(shot)
+    assert width >= 1000 and shot.stat().st_size > 50_000, (width, height, shot.stat().st_size)
     if os.environ.get("DISPLACEMENT_UPDATE_SCREENSHOT"):
-        shutil.copyfile(shot, ROOT / "reports" / "screenshot-index.png")
+        shutil.copyfile(shot, readme)

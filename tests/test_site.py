@@ -204,7 +204,7 @@ def test_page_escapes_hostile_strings(default_warehouse, tmp_path):
                          "rows": [{"a": "<img src=x onerror=alert(2)>", "b": "x", "source_url": "javascript:alert(3)"}]}])
     html = out.read_text(encoding="utf-8")
     assert "<script>alert" not in html and "<img src=x" not in html and "javascript:" not in html
-    assert "&lt;img src=x onerror=alert(2)&gt;" in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html and "&lt;b&gt;t&lt;/b&gt;" in html and "<b>t</b>" not in html
 
 
 def test_site_without_north_west_syria_figures_says_so_instead_of_failing(tmp_path, monkeypatch):
