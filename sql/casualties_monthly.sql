@@ -14,7 +14,9 @@ WITH killed AS (
     -- in the view and drops the millions of single-day event rows first.
     SELECT *, datediff('month', period_start, period_end) + 1 AS n_months
     FROM places
-    WHERE metric = 'killed' AND unit = 'people' AND period_end > period_start
+    -- ACLED's event rows are events, not monthly totals: an event dated only to its month is one event, not
+    -- the place's month (ACLED's monthly totals come through HDX, `acled-hdx`, and HDX HAPI)
+    WHERE metric = 'killed' AND unit = 'people' AND period_end > period_start AND source_id <> 'acled'
         AND period_start = date_trunc('month', period_start) AND period_end = last_day(period_end)
 ),
 once AS (

@@ -421,3 +421,19 @@ def test_a_nested_figure_restated_is_taken_from_its_interval_once_the_latest(tmp
     kinds = con.execute("""SELECT value_best, kind FROM displacement_flows WHERE area = ? AND period_start = '2020-02-09'
                            AND period_end = '2020-02-12' ORDER BY value_best""", [NW]).fetchall()
     assert kinds == [(142_000, "reported_flow"), (150_000, "nested")]
+
+
+def test_an_acled_event_dated_only_to_its_month_is_not_a_monthly_total():
+    """The ACLED fixture's SYR90003 has time_precision 3 (its month): one event, not Kafr Nuran's month."""
+    import duckdb
+
+    from pipeline import ingest, warehouse
+
+    result = ingest.ingest([Path(__file__).parent / "fixtures" / "sources" / "acled_events.csv"])
+    con = duckdb.connect()
+    warehouse.load_base_tables(con, result.observations, result.rejected)
+    warehouse.run_models(con)
+    month_events = con.execute("""SELECT count(*) FROM observations WHERE source_id = 'acled' AND metric = 'killed'
+                                  AND date_precision = 'month'""").fetchone()[0]
+    assert month_events == 1
+    assert con.execute("SELECT count(*) FROM casualties_monthly").fetchone()[0] == 0
