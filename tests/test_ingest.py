@@ -53,3 +53,23 @@ def test_a_record_in_two_exports_keeps_the_later_export_s_values(tmp_path, bulk_
                               & (got.observations["period_start"].astype(str) == "2019-12-20")]
     assert killed["value_best"].tolist() == [12.0]
     assert set(killed["ingest_file"]) == {"acled_2020-03-01.csv"}
+
+
+def test_two_files_of_one_organisation_without_row_ids_keep_every_row(tmp_path):
+    """An HXL file has no row ids: a row's key is its line in that file's content. Two different files of the
+    same organisation (a January and a February update) share line numbers but not rows: both are kept.
+    The same file dropped twice is still kept once."""
+    from pipeline import ingest
+
+    text = (FIXTURES / "hxl_generic.csv").read_text(encoding="utf-8")
+    january = tmp_path / "a_january.csv"
+    january.write_text(text, encoding="utf-8")
+    february = tmp_path / "b_february.csv"
+    february.write_text(text.replace("2020-01-15", "2020-02-15").replace("2020-01-16", "2020-02-16"), encoding="utf-8")
+    shutil.copy(january, tmp_path / "c_january_again.csv")
+    one = ingest.ingest([january])
+    both = ingest.ingest(sorted(tmp_path.glob("*.csv")))
+    assert len(one.observations) > 0
+    assert len(both.observations) == 2 * len(one.observations)
+    months = both.observations["period_start"].astype(str).str[:7].value_counts().to_dict()
+    assert months == {"2020-01": len(one.observations), "2020-02": len(one.observations)}

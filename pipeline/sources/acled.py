@@ -254,7 +254,7 @@ def _read_events_reference(s: Sniff) -> ReadResult:
     out["place"] = col(raw, "location").fillna(col(raw, "admin3"))
     out["notes"] = (col(raw, "event_type").fillna("") + " / " + col(raw, "sub_event_type").fillna("")
                     + col(raw, "admin3").map(lambda a: f"; admin3={a}", na_action="ignore").fillna(""))
-    out["_row_key"] = col(raw, "event_id_cnty").fillna("line " + raw["ingest_row"].astype("string"))
+    out["_row_key"] = col(raw, "event_id_cnty").fillna(textio.line_key(s.sha256, raw["ingest_row"]))
     unknown = out["country_iso3"].isna() & col(raw, "country").notna()
     return _finish_events(s, table, raw, out, unknown, col(raw, "country"))
 
@@ -381,7 +381,7 @@ def _read_events(s: Sniff) -> ReadResult:
     key = raw["event_id_cnty"].astype("string").str.strip()
     key = key.where(key != "", pd.NA)
     if key.isna().any():
-        key = key.fillna("line " + raw["ingest_row"].astype("string"))
+        key = key.fillna(textio.line_key(s.sha256, raw["ingest_row"]))
     out["_row_key"] = key
     country = _at(v_cty, c_cty) if unknown.any() else pd.Series(pd.NA, index=idx, dtype="string")
     country.index = idx
@@ -439,7 +439,7 @@ def bulk_spec(ctx):
     })
     return Spec(
         exprs=exprs,
-        row_key=f"coalesce({ctx.key('event_id_cnty')}, 'line ' || CAST(r.line AS VARCHAR))",
+        row_key=f"coalesce({ctx.key('event_id_cnty')}, {textio.line_key_sql(ctx.sha256, 'r.line')})",
         source_cols={"value_best": "fatalities", "period_start": "event_date", "period_end": "event_date",
                      "date_precision": "time_precision", "country_iso3": "country"},
         pre=[(unknown, "country", "country", message, country)],  # the country as written, stripped

@@ -267,7 +267,7 @@ def load(con, scan: Prescan, reader, body=None, table: str = "observations_bulk"
         if parsed != scan.lines - 1:  # a quoted field spanning lines: line numbers are not row order
             return None
         read = [c for c in (scan.header if wanted is None else wanted) if c in scan.header]
-        ctx = Context(columns=set(read))
+        ctx = Context(columns=set(read), sha256=scan.sha256)
         spec, fmt = reader.bulk_spec(ctx)
         return finalize_sql(con, ctx, spec, fmt=fmt, scan=scan, raw="_bulk_raw_lines", rows_read=rows,
                             table=table, first_line=first_line, blank=blank_row(read),
@@ -294,6 +294,7 @@ class Context:
 
     columns: set[str]
     table: str = "r"
+    sha256: str = ""  # the file's, for keys made from its lines (textio.line_key_sql)
     lookups: list[Lookup] = field(default_factory=list)
     _cols: dict[str, str] = field(default_factory=dict)
 

@@ -433,6 +433,17 @@ def sha256_of(path: Path) -> str:
 
 # ------------------------------------------------------------------------------------ shared mapping bits
 
+def line_key(sha256: str, lines: pd.Series) -> pd.Series:
+    """A row's key where the source gives none: its line in this file's content, so the same file read twice
+    keeps its rows once, while line N of two different files (two HXL files of one organisation, say)
+    never share an obs_id. `line_key_sql` is the same in SQL."""
+    return f"{sha256[:16]} line " + lines.astype("string")
+
+
+def line_key_sql(sha256: str, line: str) -> str:
+    return f"'{sha256[:16]} line ' || CAST({line} AS VARCHAR)"
+
+
 def clean(series: pd.Series) -> pd.Series:
     """Strip text; blank becomes NA (computed once per distinct value: fast on repetitive columns)."""
     from pipeline.sources.base import per_unique
