@@ -4,7 +4,8 @@
 -- differencing consecutive points; reported flows are kept as they are (a figure loaded twice is one
 -- flow; of two different figures for one period, only the latest published is nested). A reported flow that lies inside a longer interval of the same reporting series
 -- (differenced, or another reported flow) is marked `nested` and points to the tightest such interval,
--- which then keeps only the remainder (so both published totals still hold).
+-- which then keeps only the remainder (so both published totals still hold); a running total's point
+-- that a reported flow of the same series straddles does not split the total (`straddled`).
 CREATE OR REPLACE TABLE displacement_flows AS
 WITH base AS (
     SELECT
@@ -38,6 +39,26 @@ runs AS (
         sum(restart) OVER (PARTITION BY reporting_series, role ORDER BY period_end, published_on, obs_id) AS run_no
     FROM restarts
 ),
+run_spans AS (
+    SELECT reporting_series, role, run_no, min(period_start) AS run_start, min(period_end) AS first_end,
+        max(period_end) AS run_end
+    FROM runs
+    GROUP BY ALL
+),
+straddled AS (
+    -- a point of a running total that falls inside a reported flow of the same reporting series (a week
+    -- across two of its intervals): the flow is the finer figure there, so the point does not split the
+    -- running total, whose intervals on either side become one that holds the flow (nested below). The
+    -- run's first and last points always stay, so the running total's own span and sum still hold.
+    SELECT DISTINCT r.obs_id
+    FROM runs AS r
+    JOIN run_spans AS s USING (reporting_series, role, run_no)
+    JOIN base AS f
+        ON f.basis = 'flow' AND f.reporting_series = r.reporting_series AND f.role = r.role
+        AND f.period_start <= r.period_end AND r.period_end < f.period_end
+        AND f.period_start >= s.run_start AND f.period_end <= s.run_end
+    WHERE r.period_end > s.first_end AND r.period_end < s.run_end
+),
 cumulative AS (
     SELECT
         *,
@@ -48,6 +69,7 @@ cumulative AS (
         lag(period_end) OVER w AS prev_end,
         lag(obs_id) OVER w AS prev_obs_id
     FROM runs
+    WHERE obs_id NOT IN (SELECT obs_id FROM straddled)
     WINDOW w AS (PARTITION BY reporting_series, role, run_no ORDER BY period_end, published_on, obs_id)
 ),
 pieces AS (

@@ -437,3 +437,19 @@ def test_an_acled_event_dated_only_to_its_month_is_not_a_monthly_total():
                                   AND date_precision = 'month'""").fetchone()[0]
     assert month_events == 1
     assert con.execute("SELECT count(*) FROM casualties_monthly").fetchone()[0] == 0
+
+
+def test_a_week_across_two_of_a_running_total_s_intervals_is_part_of_it_not_added_to_it(tmp_path):
+    """OCHA's 200,000 for 26 January-2 February 2020 straddles its running total's point of 27 January: the
+    week is inside the running total, so the winter wave still sums to 948,000 and the week to 200,000 (it
+    was added on top: 989,789)."""
+    row = ("W01,ocha,displaced,flow,all,people,200000,exact,2020-01-26,2020-02-02,day,2020-02-03,SYR,,,"
+           "North-west Syria,NW Syria,recommended,OCHA,A weekly figure,https://example.org/week,")
+    con = _models_on(tmp_path, [row], with_default=True)
+    total, days, low = _winter(con)
+    assert days == 85 and total == pytest.approx(948_000, abs=1) and low >= 0
+    week, n = chosen_sum(con, NW, D(2020, 1, 26), D(2020, 2, 2))
+    assert n == 8 and week == pytest.approx(200_000, abs=1)
+    wave = con.execute("""SELECT total_people FROM displacement_waves WHERE place = ? AND start_date >= '2019-11-01'
+                          AND start_date < '2020-03-01'""", [NW]).fetchall()
+    assert [w[0] for w in wave] == [pytest.approx(948_000, abs=1)]
