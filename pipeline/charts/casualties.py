@@ -91,6 +91,7 @@ def monthly_deaths(con, place: str = "Syria", source_id: str = "snhr", start: st
         description=desc, chart=chart, data=data, sources=sources_of(con, ids),
         method="Monthly figures as the source published them. A month is derived when a figure for several "
                "months leaves only that month unknown (for example February 2020 = January to March less "
-               "January and March); it has no bounds of its own. The share of children is the month's children "
+               "January and March), and its bounds are worked out from theirs: less months that are lower bounds "
+               "(\"at least\"), it is an upper bound. The share of children is the month's children "
                "over its civilians, from the same report.",
     )
