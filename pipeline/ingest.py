@@ -133,8 +133,9 @@ def ingest_into(con, paths: list[Path], *, bulk_min_bytes: int | None = None) ->
         warehouse.run(con, f"CREATE VIEW observations AS SELECT * FROM {warehouse.EXACT_TABLE} UNION ALL "
                            + " UNION ALL ".join(branches))
     frame = pd.DataFrame(files, columns=["file", "format", "rows_read", "rows_accepted", "rows_rejected", "error",
-                                         "sha256", "duplicate_ids"])
-    frame["duplicate_ids"] = frame["duplicate_ids"].fillna(0).astype(int)
+                                         "sha256", "duplicate_ids", "rows_replaced"])
+    for c in ("duplicate_ids", "rows_replaced"):
+        frame[c] = frame[c].fillna(0).astype(int)
     return frame
 
 
@@ -223,12 +224,19 @@ def _drop_repeats(con, files: list[dict], spans: list[tuple[str, int, int]]) -> 
                    for obs_id, t, rowid, line in found)
     per_file: dict[tuple[int, str], int] = {}
     later: dict[int, list[int]] = {}
-    previous = None
-    for obs_id, i, _, t, rowid in found:
+    replaced: dict[int, set] = {}  # per file, the lines whose record a later file carries
+    previous = kept_in = None
+    for obs_id, i, line, t, rowid in found:
         per_file[(-i, obs_id)] = per_file.get((-i, obs_id), 0) + 1
         if obs_id == previous:
             later.setdefault(t, []).append(rowid)
+            if -i != kept_in:
+                replaced.setdefault(-i, set()).add(line)
+        else:
+            kept_in = -i
         previous = obs_id
+    for i, lines in replaced.items():
+        files[i]["rows_replaced"] = len(lines)
     for (i, _), n in per_file.items():
         if n > 1:
             files[i]["duplicate_ids"] = files[i].get("duplicate_ids", 0) + n

@@ -137,16 +137,18 @@ def _drop_if_other_kind(con: duckdb.DuckDBPyConnection, name: str, kind: str) ->
 
 def record_files(con: duckdb.DuckDBPyConnection, files: pd.DataFrame) -> None:
     """Per input file: format, rows read, accepted, rejected (they reconcile), obs_ids repeated within the
-    file, or why it was unreadable."""
+    file, accepted rows whose record a later file carries (kept from there), or why it was unreadable."""
     run(con, "CREATE OR REPLACE TABLE ingest_files (file VARCHAR, format VARCHAR, rows_read BIGINT, "
-             "rows_accepted BIGINT, rows_rejected BIGINT, error VARCHAR, sha256 VARCHAR, duplicate_ids BIGINT)")
+             "rows_accepted BIGINT, rows_rejected BIGINT, error VARCHAR, sha256 VARCHAR, duplicate_ids BIGINT, "
+             "rows_replaced BIGINT)")
     if len(files):
         files = files.copy()
-        if "duplicate_ids" not in files.columns:
-            files["duplicate_ids"] = 0
+        for c in ("duplicate_ids", "rows_replaced"):
+            if c not in files.columns:
+                files[c] = 0
         con.register("files_frame", files)
         run(con, "INSERT INTO ingest_files SELECT file, format, rows_read, rows_accepted, rows_rejected, error, sha256, "
-                 "duplicate_ids FROM files_frame")
+                 "duplicate_ids, rows_replaced FROM files_frame")
         con.unregister("files_frame")
 
 

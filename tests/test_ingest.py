@@ -53,6 +53,10 @@ def test_a_record_in_two_exports_keeps_the_later_export_s_values(tmp_path, bulk_
                               & (got.observations["period_start"].astype(str) == "2019-12-20")]
     assert killed["value_best"].tolist() == [12.0]
     assert set(killed["ingest_file"]) == {"acled_2020-03-01.csv"}
+    # the quality page says where the older export's rows went: every one is carried by the newer export
+    files = got.files.set_index("file")
+    assert files.loc["acled_2020-02-01.csv", "rows_replaced"] == files.loc["acled_2020-02-01.csv", "rows_accepted"] > 0
+    assert files.loc["acled_2020-03-01.csv", "rows_replaced"] == 0
 
 
 def test_two_files_of_one_organisation_without_row_ids_keep_every_row(tmp_path):

@@ -281,8 +281,8 @@ def refugees(con, out) -> dict:
 
 
 def quality(con, out) -> dict:
-    files = con.execute("SELECT file, format, rows_read, rows_accepted, rows_rejected, error FROM ingest_files "
-                        "ORDER BY file").df() if _table_exists(con, "ingest_files") else pd.DataFrame()
+    files = con.execute("SELECT file, format, rows_read, rows_accepted, rows_rejected, rows_replaced, error "
+                        "FROM ingest_files ORDER BY file").df() if _table_exists(con, "ingest_files") else pd.DataFrame()
     reasons = con.execute(
         """SELECT file, rule, column_name, count(*) AS rows FROM rejected_observations
            GROUP BY ALL ORDER BY file, rows DESC, rule, column_name""").df()
@@ -306,7 +306,9 @@ def quality(con, out) -> dict:
     return {"title": "Data quality: what was read, kept and set aside",
             "intro": ["Every input file is read row by row. A row that breaks a rule (a missing date, an unknown "
                       "metric, a value below zero) is set aside with the file, line, column and reason, and the "
-                      "good rows of the same file go on. Then a validation suite checks the whole table; if it "
+                      "good rows of the same file go on. A record that several files carry (the same export twice, or "
+                      "a newer export revising it) is kept once, from the last file in name order. Then a validation "
+                      "suite checks the whole table; if it "
                       "fails, nothing downstream is rebuilt and the published site stays as it was."],
             "files": _records(files), "reasons": _records(reasons), "rejected": _records(rejected),
             "n_rejected": n_rejected, "suites": suites}
