@@ -48,8 +48,9 @@ run_spans AS (
 straddled AS (
     -- a point of a running total that falls inside a reported flow of the same reporting series (a week
     -- across two of its intervals): the flow is the finer figure there, so the point does not split the
-    -- running total, whose intervals on either side become one that holds the flow (nested below). The
-    -- run's first and last points always stay, so the running total's own span and sum still hold.
+    -- running total, whose intervals on either side become one that holds the flow (nested below). A flow
+    -- across the first point merges the first interval with the next; the last point always stays, and
+    -- only a flow within the running total's span counts, so its span and sum still hold.
     SELECT DISTINCT r.obs_id
     FROM runs AS r
     JOIN run_spans AS s USING (reporting_series, role, run_no)
@@ -57,7 +58,7 @@ straddled AS (
         ON f.basis = 'flow' AND f.reporting_series = r.reporting_series AND f.role = r.role
         AND f.period_start <= r.period_end AND r.period_end < f.period_end
         AND f.period_start >= s.run_start AND f.period_end <= s.run_end
-    WHERE r.period_end > s.first_end AND r.period_end < s.run_end
+    WHERE r.period_end < s.run_end
 ),
 cumulative AS (
     SELECT
@@ -106,10 +107,9 @@ numbered AS (
 nesting AS (
     -- the tightest longer interval of the same reporting series that contains a reported flow: a
     -- differenced one, or another reported flow (a week inside the same source's month), which may itself
-    -- lie in a differenced one (among equally long ones, the first by flow_id: arg_min alone would keep
-    -- whichever came first)
-    SELECT child.flow_id AS child_id,
-        arg_min(parent.flow_id, (parent.period_end - parent.period_start, parent.flow_id)) AS parent_id
+    -- lie in another; among equally long ones the latest published, then the first by flow_id
+    SELECT child.flow_id AS child_id, parent.flow_id AS parent_id,
+        child.period_start, child.period_end, child.published_on
     FROM numbered AS child
     JOIN numbered AS parent
         ON parent.reporting_series = child.reporting_series
@@ -119,33 +119,52 @@ nesting AS (
         AND child.period_start >= parent.period_start
         AND child.period_end <= parent.period_end
         AND (child.period_end - child.period_start) < (parent.period_end - parent.period_start)
-    GROUP BY child.flow_id
+    QUALIFY row_number() OVER (PARTITION BY child.flow_id
+                               ORDER BY parent.period_end - parent.period_start, parent.published_on DESC NULLS LAST,
+                                        parent.flow_id) = 1
+),
+ranked AS (
+    -- the children of one interval, the latest published first: of two figures for the same period (a
+    -- restatement) only the first is taken from the interval, and a child that overlaps one ranked before
+    -- it is not taken either (the interval's other days could not be told); such a flow stays a flow of its
+    -- own, compared with the others day by day
+    SELECT *, row_number() OVER (PARTITION BY parent_id ORDER BY published_on DESC NULLS LAST, child_id) AS rank_in_parent
+    FROM nesting
 ),
 nested_once AS (
-    -- of two figures a series gives for the same period (a restatement), only the latest published is taken
-    -- from the interval around it; the other stays a flow of its own, compared with it day by day
-    SELECT x.*
-    FROM nesting AS x
-    JOIN numbered AS c ON c.flow_id = x.child_id
-    QUALIFY row_number() OVER (PARTITION BY x.parent_id, c.period_start, c.period_end
-                               ORDER BY c.published_on DESC NULLS LAST, c.flow_id) = 1
+    SELECT x.child_id, x.parent_id
+    FROM ranked AS x
+    WHERE NOT EXISTS (
+        SELECT 1 FROM ranked AS o
+        WHERE o.parent_id = x.parent_id AND o.rank_in_parent < x.rank_in_parent
+            AND o.period_start <= x.period_end AND x.period_start <= o.period_end
+    )
+),
+chain AS (
+    -- each nested flow's ancestors, up to the top of its chain (a day in a week in a month in an interval)
+    WITH RECURSIVE up(flow_id, top_id, depth) AS (
+        SELECT child_id, parent_id, 1 FROM nested_once
+        UNION ALL
+        SELECT up.flow_id, x.parent_id, up.depth + 1
+        FROM up JOIN nested_once AS x ON x.child_id = up.top_id
+        WHERE up.depth < 100
+    )
+    SELECT flow_id, arg_max(top_id, depth) AS top_id FROM up GROUP BY flow_id
 )
 SELECT
     n.flow_id,
-    -- a nested flow belongs to the series at the top of its chain (two levels: a week in a month in a
-    -- differenced interval)
-    coalesce(gp.series, p.series, n.series) AS series,
+    -- a nested flow belongs to the series at the top of its chain
+    coalesce(t.series, n.series) AS series,
     n.reporting_series, n.role, n.source_id, n.source_org, n.metric, n.population, n.unit, n.area, n.area_level,
     n.country_iso3, n.admin1_name, n.published_on, n.qualifier,
     n.period_start, n.period_end,
     (n.period_end - n.period_start) + 1 AS days,
-    CASE WHEN p.flow_id IS NULL THEN n.kind ELSE 'nested' END AS kind,
-    p.flow_id AS parent_flow_id,
+    CASE WHEN x.parent_id IS NULL THEN n.kind ELSE 'nested' END AS kind,
+    x.parent_id AS parent_flow_id,
     n.value_best, n.value_low, n.value_high,
     n.obs_ids
 FROM numbered AS n
 LEFT JOIN nested_once AS x ON x.child_id = n.flow_id
-LEFT JOIN numbered AS p ON p.flow_id = x.parent_id
-LEFT JOIN nested_once AS y ON y.child_id = p.flow_id
-LEFT JOIN numbered AS gp ON gp.flow_id = y.parent_id
+LEFT JOIN chain AS c ON c.flow_id = n.flow_id
+LEFT JOIN numbered AS t ON t.flow_id = c.top_id
 ORDER BY series, period_start, flow_id
