@@ -14,9 +14,11 @@ WITH killed AS (
     -- in the view and drops the millions of single-day event rows first.
     SELECT *, datediff('month', period_start, period_end) + 1 AS n_months
     FROM places
-    -- ACLED's event rows are events, not monthly totals: an event dated only to its month is one event, not
-    -- the place's month (ACLED's monthly totals come through HDX, `acled-hdx`, and HDX HAPI)
-    WHERE metric = 'killed' AND unit = 'people' AND period_end > period_start AND source_id <> 'acled'
+    -- ACLED's event rows (pipeline/sources/acled.py EVENTS_TITLE) are events, not monthly totals: an event
+    -- dated only to its month is one event, not the place's month (ACLED's monthly totals come through HDX,
+    -- `acled-hdx`, and HDX HAPI; a curated ACLED figure is a total, and stays)
+    WHERE metric = 'killed' AND unit = 'people' AND period_end > period_start
+        AND NOT (source_id = 'acled' AND source_title = 'ACLED event data')
         AND period_start = date_trunc('month', period_start) AND period_end = last_day(period_end)
 ),
 once AS (
@@ -85,6 +87,9 @@ SELECT
     ch.value_best AS children_best, wo.value_best AS women_best,
     c.source_id, c.source_org, c.derived, c.obs_ids
 FROM combined AS c
-LEFT JOIN monthly AS ch ON ch.population = 'children' AND ch.source_id = c.source_id AND ch.place = c.place AND ch.month = c.month
-LEFT JOIN monthly AS wo ON wo.population = 'women' AND wo.source_id = c.source_id AND wo.place = c.place AND wo.month = c.month
+-- children and women killed are given beside the civilians they are part of, never beside everyone killed
+LEFT JOIN monthly AS ch ON c.population = 'civilians' AND ch.population = 'children' AND ch.source_id = c.source_id
+    AND ch.place = c.place AND ch.month = c.month
+LEFT JOIN monthly AS wo ON c.population = 'civilians' AND wo.population = 'women' AND wo.source_id = c.source_id
+    AND wo.place = c.place AND wo.month = c.month
 ORDER BY c.place, c.month, c.source_id

@@ -437,6 +437,10 @@ def test_an_acled_event_dated_only_to_its_month_is_not_a_monthly_total():
                                   AND date_precision = 'month'""").fetchone()[0]
     assert month_events == 1
     assert con.execute("SELECT count(*) FROM casualties_monthly").fetchone()[0] == 0
+    from pipeline.sources import acled
+
+    sql = (Path(__file__).resolve().parents[1] / "sql" / "casualties_monthly.sql").read_text(encoding="utf-8")
+    assert f"source_title = '{acled.EVENTS_TITLE}'" in sql  # the model names the readers' own title
 
 
 def test_a_week_across_two_of_a_running_total_s_intervals_is_part_of_it_not_added_to_it(tmp_path):
@@ -520,3 +524,18 @@ def test_a_week_across_a_running_total_s_first_point_is_part_of_it(tmp_path):
         assert days == 61 and total == pytest.approx(100_000), week
         part, _ = chosen_sum(con, "Testland", D.fromisoformat(week[0]), D.fromisoformat(week[1]))
         assert part == pytest.approx(week[2]) and _reconciled(con)
+
+
+def test_a_curated_acled_monthly_total_stays_and_children_sit_beside_civilians_only(tmp_path):
+    """A monthly total curated from ACLED is a total (only ACLED's event rows are left out), and a month's
+    children are given beside its civilians, not beside everyone killed."""
+    rows = [
+        "Z1,acled,killed,flow,all,people,321,exact,2020-01-01,2020-01-31,month,2020-02-05,SYR,,,Idlib,,recommended,ACLED,Monthly overview,https://example.org/acled,",
+        "A1,tst,killed,flow,all,people,55,exact,2020-01-01,2020-01-31,month,2020-02-05,SYR,,,Idlib,,recommended,Test,t,,",
+        "A2,tst,killed,flow,civilians,people,18,exact,2020-01-01,2020-01-31,month,2020-02-05,SYR,,,Idlib,,recommended,Test,t,,",
+        "A3,tst,killed,flow,children,people,5,exact,2020-01-01,2020-01-31,month,2020-02-05,SYR,,,Idlib,,recommended,Test,t,,",
+    ]
+    con = _models_on(tmp_path, rows)
+    got = con.execute("""SELECT source_id, population, killed_best, children_best FROM casualties_monthly
+                         ORDER BY source_id, population""").fetchall()
+    assert got == [("acled", "all", 321.0, None), ("tst", "all", 55.0, None), ("tst", "civilians", 18.0, 5.0)]

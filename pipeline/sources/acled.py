@@ -31,6 +31,8 @@ URL = "https://acleddata.com/"
 HDX_URL = "https://data.humdata.org/organization/acled"
 SHEETS = ("HRP_1", "HRP_2", "Non_HRP")
 EVENT_NEEDED = {"event_id_cnty", "event_date", "fatalities"}
+# the title every row of an event export carries: sql/casualties_monthly.sql tells events from totals by it
+EVENTS_TITLE = "ACLED event data"
 EVENT_COLS = ["event_id_cnty", "event_date", "time_precision", "fatalities", "civilian_targeting", "event_type",
               "sub_event_type", "disorder_type", "country", "iso3", "admin1", "admin2", "admin3", "location"]
 
@@ -228,7 +230,7 @@ def _read_events_reference(s: Sniff) -> ReadResult:
     textio.require_columns(s.path, table.header, sorted(EVENT_NEEDED), "an ACLED event export")
     out = pd.DataFrame({"ingest_row": raw["ingest_row"]})
     out["source_id"], out["source_org"] = "acled", "ACLED"
-    out["source_title"], out["source_url"] = "ACLED event data", URL
+    out["source_title"], out["source_url"] = EVENTS_TITLE, URL
     out["metric"], out["basis"], out["unit"], out["qualifier"], out["role"] = (
         "killed", "flow", "people", "exact", "recommended")
     civ = col(raw, "civilian_targeting").notna()
@@ -333,7 +335,7 @@ def _read_events(s: Sniff) -> ReadResult:
     textio.require_columns(s.path, table.header, sorted(EVENT_NEEDED), "an ACLED event export")
     idx = raw.index
     out = pd.DataFrame({"ingest_row": raw["ingest_row"]})
-    for name, value in (("source_id", "acled"), ("source_org", "ACLED"), ("source_title", "ACLED event data"),
+    for name, value in (("source_id", "acled"), ("source_org", "ACLED"), ("source_title", EVENTS_TITLE),
                         ("source_url", URL), ("metric", "killed"), ("basis", "flow"), ("unit", "people"),
                         ("qualifier", "exact"), ("role", "recommended")):
         out[name] = _const(value, idx)
@@ -411,7 +413,7 @@ def bulk_spec(ctx):
     iso3, unknown, message, country = ctx.lookup([ctx.raw("iso3"), ctx.raw("country")],
                                                  ["iso3", "unknown", "message", "country"], countries)
     exprs = {name: lit(value) for name, value in (
-        ("source_id", "acled"), ("source_org", "ACLED"), ("source_title", "ACLED event data"), ("source_url", URL),
+        ("source_id", "acled"), ("source_org", "ACLED"), ("source_title", EVENTS_TITLE), ("source_url", URL),
         ("metric", "killed"), ("basis", "flow"), ("unit", "people"), ("qualifier", "exact"), ("role", "recommended"))}
     def population_and_figure(f: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({"population": pd.array(["all" if pd.isna(v) else "civilians"
