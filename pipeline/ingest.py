@@ -44,8 +44,8 @@ def ingest_into(con, paths: list[Path], *, bulk_min_bytes: int | None = None) ->
     (pipeline/sources/bulk.py: DuckDB parses and checks it, no row passes through Python); every other
     file the exact route (its reader, then base.finalize, in pandas). Both give the same rows and the same
     rejections. The observations are stored file by file (a bulk file's rows in no particular order:
-    `ingest_row` keeps each one's line); an obs_id seen in an earlier file or line is kept once, at its
-    first appearance.
+    `ingest_row` keeps each one's line); an obs_id seen in several files is kept once, from the last file
+    that has it (`_drop_repeats`).
     """
     import threading
     from concurrent.futures import ThreadPoolExecutor

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -98,12 +99,20 @@ UNDER_WAY = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED, dg.Dag
              dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 
 
-def fetching_run(instance: dg.DagsterInstance | None) -> str | None:
-    """The id of a run under way that fetches into the inbox, if any."""
+# a fetching run older than this no longer holds the sensor back: a run whose launch failed (NOT_STARTED) or
+# whose process was killed (STARTED) stays in that status for good without run monitoring, and would
+# otherwise stop every inbox build
+FETCH_HOLD_HOURS = 6
+
+
+def fetching_run(instance: dg.DagsterInstance | None, now: datetime | None = None) -> str | None:
+    """The id of a run under way that fetches into the inbox and began in the last FETCH_HOLD_HOURS, if any."""
     if instance is None:
         return None
+    since = (now or datetime.now(timezone.utc)) - timedelta(hours=FETCH_HOLD_HOURS)
     for job_name in FETCHING_JOBS:
-        records = instance.get_run_records(dg.RunsFilter(job_name=job_name, statuses=UNDER_WAY), limit=1)
+        records = instance.get_run_records(dg.RunsFilter(job_name=job_name, statuses=UNDER_WAY, created_after=since),
+                                           limit=1)
         if records:
             return records[0].dagster_run.run_id
     return None

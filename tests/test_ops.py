@@ -498,6 +498,25 @@ def test_inbox_sensor_waits_while_the_daily_run_fetches_into_the_inbox(tmp_path,
     instance.dispose()
 
 
+def test_a_daily_run_stuck_for_hours_no_longer_holds_the_inbox_sensor(monkeypatch):
+    """A daily run whose launch failed stays NOT_STARTED for good (no run monitoring with the default
+    launcher): it holds the sensor back for FETCH_HOLD_HOURS at most, not forever."""
+    import datetime as dt
+
+    import dagster as dg
+
+    from pipeline import sensors
+    from pipeline.definitions import defs
+
+    instance = dg.DagsterInstance.ephemeral()
+    stuck = instance.create_run_for_job(defs.resolve_job_def("daily"), status=dg.DagsterRunStatus.NOT_STARTED)
+    now = dt.datetime.now(dt.timezone.utc)
+    assert sensors.fetching_run(instance, now) == stuck.run_id
+    later = now + dt.timedelta(hours=sensors.FETCH_HOLD_HOURS, minutes=1)
+    assert sensors.fetching_run(instance, later) is None
+    instance.dispose()
+
+
 def test_daily_schedule_fetches_only_configured_sources(monkeypatch):
     import dagster as dg
 

@@ -175,7 +175,7 @@ def monthly_rows(con) -> tuple[pd.DataFrame, int]:
 
 def casualties_page(con, out) -> dict:
     monthly, n_monthly = fetched(monthly_rows, con)
-    return {"title": "Casualties: civilians killed",
+    return {"title": "Casualties: people killed, civilians apart",
             "intro": ["Civilian deaths are documented by monitoring groups name by name, so their monthly figures "
                       "are lower bounds (\"at least\"). The chart follows one source through 2019 and 2020 so that "
                       "months stay comparable; the table lists every monthly figure loaded, from every source.",
