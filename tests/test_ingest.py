@@ -77,3 +77,26 @@ def test_two_files_of_one_organisation_without_row_ids_keep_every_row(tmp_path):
     assert len(both.observations) == 2 * len(one.observations)
     months = both.observations["period_start"].astype(str).str[:7].value_counts().to_dict()
     assert months == {"2020-01": len(one.observations), "2020-02": len(one.observations)}
+
+
+def test_rows_without_ids_in_overlapping_files_are_kept_once_and_twins_in_one_file_stay_two(tmp_path):
+    """HXL rows have no ids: a row is known by its cells. A later update that repeats the earlier rows and
+    adds one keeps each row once; two identical rows within one file stay two rows."""
+    from pipeline import ingest
+
+    text = (FIXTURES / "hxl_generic.csv").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    first = tmp_path / "a_first.csv"
+    first.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")  # the update's rows but its last
+    update = tmp_path / "b_update.csv"
+    update.write_text(text, encoding="utf-8")
+    alone = ingest.ingest([update])
+    both = ingest.ingest([first, update])
+    assert sorted(both.observations["obs_id"]) == sorted(alone.observations["obs_id"])
+    assert list(both.files["rows_replaced"]) == [len(lines) - 3, 0]
+    twins = tmp_path / "c_twins.csv"
+    twins.write_text("\n".join(lines[:3] + [lines[2]]) + "\n", encoding="utf-8")
+    got = ingest.ingest([twins])
+    one = ingest.ingest([tmp_path / "a_first.csv"])
+    per_row = len(one.observations) // (len(lines) - 3)
+    assert len(got.observations) == 2 * per_row and got.files.loc[0, "duplicate_ids"] == 0

@@ -121,7 +121,7 @@ def read(s: Sniff) -> ReadResult:
     base["origin_iso3"] = col(raw, _find(hxl, "#country", {"code", "origin"})).str.upper()
     base["place"] = col(raw, _find(hxl, "#loc", {"name"}))
     row_id = col(raw, _find(hxl, "#id", set()) or _find(hxl, "#meta", {"id"}))
-    key = row_id.fillna(textio.line_key(s.sha256, raw["ingest_row"]))
+    key = row_id.fillna(textio.content_key(raw, row_id.isna()))
     parts = []
     for column, metric, basis, population, unit in _figures(hxl):
         part = base.assign(metric=metric, basis=basis, population=population, unit=unit, value_best=raw[column],

@@ -62,7 +62,7 @@ def read(s: Sniff) -> ReadResult:
     out["notes"] = ("displacement_type=" + dtype + "; event=" + col(raw, "event_name").fillna("?")
                     + col(raw, "type").map(lambda t: f"; hazard={t}", na_action="ignore").fillna(""))
     out["published_on"] = textio.iso_date(col(raw, "created_at"))
-    out["_row_key"] = col(raw, "id").fillna(textio.line_key(s.sha256, raw["ingest_row"]))
+    out["_row_key"] = col(raw, "id").fillna(textio.content_key(raw, col(raw, "id").isna()))
     cols = {"value_best": "figure", "country_iso3": "iso3", "period_start": "displacement_start_date",
             "period_end": "displacement_end_date", "published_on": "created_at"}
     return textio.finalize_parts([(out, cols)], fmt=fmt, path=s.path, sha256=s.sha256, rows_read=rows_read,

@@ -434,10 +434,29 @@ def sha256_of(path: Path) -> str:
 # ------------------------------------------------------------------------------------ shared mapping bits
 
 def line_key(sha256: str, lines: pd.Series) -> pd.Series:
-    """A row's key where the source gives none: its line in this file's content, so the same file read twice
-    keeps its rows once, while line N of two different files (two HXL files of one organisation, say)
-    never share an obs_id. `line_key_sql` is the same in SQL."""
+    """A row's key where the source gives none, by its line in this file's content: the same file read twice
+    keeps its rows once, while line N of two different files never share an obs_id. For ACLED events
+    without an id (rare), where both routes must agree; `line_key_sql` is the same in SQL. Other readers
+    use `content_key`, which also knows a row repeated in an overlapping file."""
     return f"{sha256[:16]} line " + lines.astype("string")
+
+
+def content_key(raw: pd.DataFrame, missing: pd.Series) -> pd.Series:
+    """A row's key where the source gives none (the rows where `missing`): a hash of the row's cells, with
+    the how-many-th such row it is in the file. The same row in two files (an export and an overlapping
+    later one) keeps one key, so it is kept once; two identical rows of one file stay two rows. NA where
+    the source has a key of its own."""
+    import hashlib
+
+    out = pd.Series(pd.NA, index=raw.index, dtype="string")
+    if not missing.any():
+        return out
+    cells = raw.loc[missing.to_numpy(), [c for c in raw.columns if c != "ingest_row"]].astype("string").fillna("\x00")
+    text = cells.apply(lambda row: "\x1f".join(row), axis=1) if len(cells.columns) else pd.Series("", index=cells.index)
+    digest = text.map(lambda t: hashlib.sha256(t.encode("utf-8")).hexdigest()[:16])
+    nth = digest.groupby(digest).cumcount() + 1
+    out.loc[cells.index] = "row " + digest + "#" + nth.astype("string")
+    return out
 
 
 def line_key_sql(sha256: str, line: str) -> str:

@@ -51,7 +51,8 @@ def read(s: Sniff) -> ReadResult:
     violence = col(raw, "type_of_violence")
     base["notes"] = (violence.map(VIOLENCE.get, na_action="ignore").astype("string").fillna(violence).fillna("?")
                      + " violence; " + col(raw, "conflict_name").fillna(""))
-    key = col(raw, "id").fillna(col(raw, "relid")).fillna(textio.line_key(s.sha256, raw["ingest_row"]))
+    key = col(raw, "id").fillna(col(raw, "relid"))
+    key = key.fillna(textio.content_key(raw, key.isna()))
     pre = list(table.rejected)
     unknown = base["country_iso3"].isna() & col(raw, "country").notna()
     for line, c in zip(raw.loc[unknown, "ingest_row"], col(raw, "country")[unknown]):
