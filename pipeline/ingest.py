@@ -226,14 +226,15 @@ def _drop_repeats(con, files: list[dict], spans: list[tuple[str, int, int]]) -> 
     later: dict[int, list[int]] = {}
     replaced: dict[int, set] = {}  # per file, the lines whose record a later file carries
     previous = kept_in = None
-    for obs_id, i, line, t, rowid in found:
-        per_file[(-i, obs_id)] = per_file.get((-i, obs_id), 0) + 1
+    for obs_id, last_first, line, t, rowid in found:
+        i = -last_first
+        per_file[(i, obs_id)] = per_file.get((i, obs_id), 0) + 1
         if obs_id == previous:
             later.setdefault(t, []).append(rowid)
-            if -i != kept_in:
-                replaced.setdefault(-i, set()).add(line)
+            if i != kept_in:
+                replaced.setdefault(i, set()).add(line)
         else:
-            kept_in = -i
+            kept_in = i
         previous = obs_id
     for i, lines in replaced.items():
         files[i]["rows_replaced"] = len(lines)
