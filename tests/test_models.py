@@ -528,3 +528,26 @@ def test_a_curated_acled_monthly_total_stays_and_children_sit_beside_civilians_o
     got = con.execute("""SELECT source_id, population, killed_best, children_best FROM casualties_monthly
                          ORDER BY source_id, population""").fetchall()
     assert got == [("acled", "all", 321.0, None), ("tst", "all", 55.0, None), ("tst", "civilians", 18.0, 5.0)]
+
+
+def test_an_organisation_s_figures_from_an_hxl_file_are_the_same_source_as_its_curated_ones(tmp_path):
+    """OCHA's flows re-published in an HXL file: still 18 organisations, and the winter wave still 948,000."""
+    import duckdb
+
+    from pipeline import ingest, warehouse
+    from pipeline.site.pages import common_context
+
+    hxl = tmp_path / "ocha_hxl.csv"
+    hxl.write_text("Org,Country,Place,Start,End,Newly displaced\n"
+                   "#org,#country+code,#loc+name,#date+start,#date+end,#affected+idps+new\n"
+                   "OCHA,SYR,North-west Syria,2020-02-09,2020-02-12,142000\n", encoding="utf-8")
+    base = ingest.ingest(ingest.DEFAULT_FILES)
+    result = ingest.ingest([*ingest.DEFAULT_FILES, hxl])
+    assert len(result.observations) == len(base.observations) + 1
+    assert set(result.observations.loc[result.observations["ingest_file"] == "ocha_hxl.csv", "source_id"]) == {"ocha"}
+    con = duckdb.connect()
+    warehouse.load_base_tables(con, result.observations, result.rejected)
+    warehouse.run_models(con)
+    assert common_context(con)["n_orgs"] == 18
+    total, days, low = _winter(con)
+    assert days == 85 and total == pytest.approx(948_000, abs=1) and low >= 0

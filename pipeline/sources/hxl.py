@@ -98,7 +98,10 @@ def read(s: Sniff) -> ReadResult:
     base = pd.DataFrame({"ingest_row": raw["ingest_row"]})
     org = col(raw, org_col).fillna("unnamed HXL source")
     base["source_org"] = org
-    base["source_id"] = "hxl-" + org.str.lower().str.replace(r"[^a-z0-9]+", "-", regex=True).str.strip("-")
+    # the organisation's own id (OCHA is `ocha` here as in the curated figures): one organisation, however its
+    # figures arrive, so they are counted and compared as one source's
+    # (letters of any script are kept: an organisation named in Arabic keeps an id of its own)
+    base["source_id"] = org.str.lower().str.replace(r"[\W_]+", "-", regex=True).str.strip("-")
     base["source_title"] = col(raw, _find(hxl, "#meta", {"title"}))
     base["source_url"] = col(raw, _find(hxl, "#meta", {"url"}))
     base["qualifier"] = col(raw, _find(hxl, "#meta", {"qualifier"})).fillna("exact")
