@@ -2,8 +2,9 @@
 -- Flows per period per series. A series is one source's reporting of one metric, place, unit and
 -- population; a cumulative series also keeps its start date. Cumulative series become flows by
 -- differencing consecutive points; reported flows are kept as they are (a figure loaded twice is one
--- flow; of two different figures for one period, only the latest published is nested). A reported flow that lies inside a longer interval of the same reporting series
--- (differenced, or another reported flow) is marked `nested` and points to the tightest such interval,
+-- flow; of two different figures for one period, only the latest published is nested). A reported flow
+-- that lies inside a longer interval of the same reporting series (differenced, or another reported
+-- flow) is marked `nested` and points to the tightest such interval,
 -- which then keeps only the remainder (so both published totals still hold); a running total's point
 -- that a reported flow of the same series straddles does not split the total (`straddled`).
 CREATE OR REPLACE TABLE displacement_flows AS
@@ -40,8 +41,7 @@ runs AS (
     FROM restarts
 ),
 run_spans AS (
-    SELECT reporting_series, role, run_no, min(period_start) AS run_start, min(period_end) AS first_end,
-        max(period_end) AS run_end
+    SELECT reporting_series, role, run_no, min(period_start) AS run_start, max(period_end) AS run_end
     FROM runs
     GROUP BY ALL
 ),
