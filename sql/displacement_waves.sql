@@ -1,6 +1,6 @@
 -- depends: displacement_daily
--- Waves found in the data: runs of days of the chosen series with people displaced, where a gap of
--- more than 30 days without any figure starts a new wave.
+-- Waves found in the data: runs of days of the chosen series with people displaced, where a day with a
+-- figure more than 30 days after the previous one (30 days or more without any figure) starts a new wave.
 CREATE OR REPLACE TABLE displacement_waves AS
 WITH chosen AS (
     SELECT date, place, unit, people_best

@@ -389,3 +389,29 @@ def test_documents_sharing_a_landing_page_stay_apart(default_warehouse):
                 "AS t(source_org, source_title, source_url, published_on)")
     assert sorted(page_defs.documents(con)["source_title"]) == ["civilian targeting by month",
                                                                "political violence by month"]
+
+
+def test_the_scale_page_gives_each_wave_count_in_its_own_days(site):
+    """The words are read from the data drawn, not written in: OCHA's spring count was restated from 1 May, so its
+    last figure (23 August) covers 115 days, not the 117 since the wave's first count (29 April)."""
+    text = " ".join(unescape(re.sub(r"<[^>]+>", " ", (site / "scale.html").read_text(encoding="utf-8"))).split())
+    assert ("OCHA's count for the wave of Dec 2019-Feb 2020 passed 948,000 people in the 85 days from "
+            "1 December 2019 to 23 February 2020.") in text
+    assert ("OCHA's count for the wave of Apr-Aug 2019 passed 400,000 people in the 115 days from 1 May 2019 to "
+            "23 August 2019.") in text
+    assert "117 days" not in text
+
+
+def test_each_headline_names_its_documents_in_words_not_only_on_hover(site, default_warehouse):
+    html = (site / "index.html").read_text(encoding="utf-8")
+    cards = re.findall(r'<span class="meta">(.*?)</span>', html, re.S)
+    rows = default_warehouse.execute("SELECT obs_ids FROM headline_figures ORDER BY rank").fetchall()
+    assert len(cards) == len(rows) >= 5
+    for card, (obs_ids,) in zip(cards, rows):
+        shown = " ".join(unescape(re.sub(r"<[^>]+>", " ", card)).split())
+        titles = default_warehouse.execute("SELECT DISTINCT source_title FROM observations WHERE list_contains(?, obs_id)",
+                                           [list(obs_ids)]).fetchall()
+        assert titles and all(" ".join(t.split()) in shown for (t,) in titles), (shown, titles)
+    # a document published without a link says so, beside its title
+    maarat = next(c for c in cards if "Thousands fleeing to Turkish border" in c)
+    assert "(no link published)" in maarat and "<a " not in maarat

@@ -26,6 +26,28 @@ def _day(d) -> str:
     return f"{pd.Timestamp(d):%-d %B %Y}"
 
 
+QUALIFIER_WORDS = {"more_than": "more than ", "at_least": "at least ", "approximately": "about ",
+                   "estimated": "an estimated "}
+
+
+def last_counts(data: pd.DataFrame) -> list[dict]:
+    """Each wave's last recommended cumulative figure in the cumulative chart's data, in the chart's order of
+    waves: the figure, its qualifier, source and date, the day the wave's count began (`began`), the day
+    this figure counts from (`own_start`: later when the count was restated) and the days it covers."""
+    out = []
+    rec = data[data["role"] == "recommended"]
+    for wave in dict.fromkeys(data["wave"]):
+        g = rec[rec["wave"] == wave]
+        if len(g):
+            last = g.iloc[-1]
+            own = last["counted_since"]
+            out.append({"wave": wave, "span": wave.split(", counted since")[0], "people": last["people"],
+                        "qualifier": last["qualifier"], "source_org": last["source_org"], "date": last["date"],
+                        "began": g["counted_since"].iloc[0], "own_start": own, "day_of_wave": last["day_of_wave"],
+                        "days": (pd.Timestamp(last["date"]) - pd.Timestamp(own)).days + 1})
+    return out
+
+
 def cumulative(con, place: str = "North-west Syria") -> ChartSpec:
     """Published cumulative totals of people displaced, one line per wave, by day of the wave."""
     alt = _base()
@@ -90,18 +112,12 @@ def cumulative(con, place: str = "North-west Syria") -> ChartSpec:
         shape=alt.Shape("kind:N", scale=shapes, legend=legend), tooltip=tips)
     chart = alt.layer(line, bounds, points, data=data).properties(width="container", height=340)
 
-    rec = data[data["role"] == "recommended"]
     parts = []
-    for w in wave_names:
-        g = rec[rec["wave"] == w]
-        if len(g):
-            last = g.iloc[-1]
-            q = {"more_than": "more than ", "at_least": "at least ", "approximately": "about ",
-                 "estimated": "an estimated "}.get(last["qualifier"], "")
-            began, own = g["counted_since"].iloc[0], last["counted_since"]
-            restated = f", this figure counted from {_day(own)}" if own != began else ""
-            parts.append(f"{q}{last['people']:,} people by {_day(last['date'])}, day {last['day_of_wave']} "
-                         f"of the count that began on {_day(began)} ({last['source_org']}{restated})")
+    for last in last_counts(data):
+        restated = f", this figure counted from {_day(last['own_start'])}" if last["own_start"] != last["began"] else ""
+        parts.append(f"{QUALIFIER_WORDS.get(last['qualifier'], '')}{last['people']:,} people by {_day(last['date'])}, "
+                     f"day {last['day_of_wave']} of the count that began on {_day(last['began'])} "
+                     f"({last['source_org']}{restated})")
     desc = (f"Line chart of the published cumulative number of people displaced in {place}, one line for each "
             f"wave of the offensive, drawn against the days since each count began. "
             + ("The last figures are " + "; and ".join(parts) + ". " if parts else "")

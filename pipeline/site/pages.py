@@ -105,15 +105,27 @@ def scale(con, out) -> dict:
                              [("area", "place", "text"), ("period_end", "as of", "date"),
                               ("value_best", "people", "num"), ("qualifier", "qualifier", "qual"),
                               ("source_org", "source", "source")], idps, total=n_idps))
+    chart = _chart(displacement.cumulative, con, out, PLACE)
     return {"title": "Scale: how many people were displaced",
-            "intro": ["Each wave of the offensive on north-west Syria has its own count, started on the day the "
-                      "escalation began. OCHA's count for the winter wave passed 948,000 people in 85 days; the "
-                      "spring and summer wave of 2019 passed 400,000 in 117 days.",
+            "intro": [" ".join(["Each wave of the offensive on north-west Syria has its own count, started on the "
+                                "day the escalation began."] + _wave_counts(chart)),
                       "Published totals are drawn as they were published. A figure given as \"more than\" is a "
                       "lower bound: its marker points up, because the true number was higher."
                       + ("" if tables else " No figures of internally displaced people present (a stock) were "
                                            "loaded, so this page shows new displacement only.")],
-            "charts": [_chart(displacement.cumulative, con, out, PLACE)], "tables": tables}
+            "charts": [chart], "tables": tables}
+
+
+def _wave_counts(chart: dict) -> list[str]:
+    """The scale page's words on each wave's last count, latest wave first, from the data the chart draws: the
+    days a figure covers are its own (a restated count's from its restated start)."""
+    out = []
+    for last in reversed(displacement.last_counts(chart["spec"].data) if not chart["empty"] else []):
+        passed = "passed" if last["qualifier"] in ("more_than", "at_least") else "reached"
+        start, end = pd.Timestamp(last["own_start"]), pd.Timestamp(last["date"])
+        out.append(f"{last['source_org']}'s count for the wave of {last['span']} {passed} "
+                   f"{last['people']:,} people in the {last['days']} days from {start:%-d %B %Y} to {end:%-d %B %Y}.")
+    return out
 
 
 def pace(con, out) -> dict:
