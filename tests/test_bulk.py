@@ -92,6 +92,8 @@ EDGE = ACLED_EDGE + (
     "SYR12,2023-03-14,1,5,,Battles,,Syria,S1,,,,\n"
     "SYR13,2023-13-01,1,5,,Battles,,Syria,,,,,\n"
     "SYR14,2023-03-14,7,5,,Battles,,Syria,,,,,\n"
+    "SYR15,1023-03-14,1,5,,Battles,,Syria,,,,,\n"
+    "SYR16,2123-03-14,1,5,,Battles,,Syria,,,,,\n"
 )
 
 
@@ -104,7 +106,7 @@ def test_acled_edge_rows_same_both_ways(tmp_path, routes):
     assert took == ["acled_edge.csv"]
     assert_same(fast, exact)
     assert set(fast.rejected["rule"]) >= {"country", "number", "date", "non_negative", "vocabulary", "required",
-                                          "country_code"}
+                                          "country_code", "date_range"}
     assert fast.files.loc[0, "duplicate_ids"] == 2  # SYR1 twice
 
 

@@ -407,3 +407,23 @@ def test_quote_plus_form_of_a_secret_is_redacted_and_fetch_errors_never_carry_it
         text = str(core.FetchError(message))
         assert secret not in text and plus not in text and core.REDACTED in text
     assert str(core.FetchError(f"the server echoed {secret} back")) == f"the server echoed {core.REDACTED} back"
+
+
+# ---- base.finalize: a year typed wrong is set aside; it once reached the validation and broke the build ----
+
+def test_a_date_outside_1900_2099_is_set_aside_and_the_check_still_runs(tmp_path):
+    from pipeline import warehouse
+    from pipeline.expectations import observations
+
+    result = ingested(tmp_path, [fact("Y0", 10, "2020-01-01"), fact("Y1", 10, "1019-12-01", "2019-12-31"),
+                                 fact("Y2", 10, "2019-12-01", "2919-12-31"),
+                                 fact("Y3", 10, "2019-12-01", published="0022-11-30"),
+                                 fact("Y4", 10, "1900-01-01", "2099-12-31")])
+    got = result.rejected[["line", "column_name", "rule", "value"]].values.tolist()
+    assert got == [[3, "period_start", "date_range", "1019-12-01"], [4, "period_end", "date_range", "2919-12-31"],
+                   [5, "published_on", "date_range", "0022-11-30"]]
+    assert set(result.rejected["message"]) == {"expected a date between 1900 and 2099"}
+    assert sorted(result.observations["ingest_row"]) == [2, 6]  # the range's own ends are dates it accepts
+    con = duckdb.connect()
+    warehouse.load_base_tables(con, result.observations, result.rejected)
+    assert all(r.success for r in observations.check(con))

@@ -20,6 +20,10 @@ from pipeline.schema import Rejection, ReadResult
 
 NUMERIC = ("value_low", "value_best", "value_high", "household_size")
 DATES = ("published_on", "period_start", "period_end")
+# the dates a figure of this pipeline can have: a year typed wrong (1019, 2919) is set aside, not stored to
+# break the validation's timestamps (pandas' nanoseconds end in 1677 and 2262); UNHCR's series begin in 1951
+DATE_RANGE = ("1900-01-01", "2099-12-31")
+DATE_RANGE_MESSAGE = "expected a date between 1900 and 2099"
 
 
 def per_unique(series: pd.Series, func) -> pd.Series:
@@ -201,6 +205,8 @@ def finalize(
     for name in DATES:
         parsed = _to_date(frame[name])
         c.flag(~_blank(frame[name]) & parsed.isna(), name, "date", "expected a real date as YYYY-MM-DD", frame[name])
+        c.flag((parsed < pd.Timestamp(DATE_RANGE[0])) | (parsed > pd.Timestamp(DATE_RANGE[1])), name, "date_range",
+               DATE_RANGE_MESSAGE, frame[name])
         dates[name] = parsed
     for name in ("period_start", "period_end"):
         c.flag(dates[name].isna(), name, "required", "a date is required")

@@ -530,6 +530,8 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
         add(f"{N[name]} < 0", name, "non_negative", "expected a figure of zero or more")
     for name in base.DATES:
         add(f"NOT {B[name]} AND {D[name]} IS NULL", name, "date", "expected a real date as YYYY-MM-DD")
+        add(f"{D[name]} NOT BETWEEN DATE '{base.DATE_RANGE[0]}' AND DATE '{base.DATE_RANGE[1]}'", name, "date_range",
+            base.DATE_RANGE_MESSAGE)
     for name in ("period_start", "period_end"):
         add(f"{D[name]} IS NULL", name, "required", "a date is required")
     add(f"{D['period_end']} < {D['period_start']}", "period_end", "period_order",
