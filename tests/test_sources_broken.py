@@ -235,6 +235,23 @@ def test_header_only(tmp_path):
     assert proc.returncode == 0 and "no data rows" in proc.stdout
 
 
+@pytest.mark.parametrize("payload", ["[]", "[\n]\n", '{"results": [], "count": 0}', '{"data": []}'])
+def test_a_json_payload_without_records_is_read_as_no_rows_not_refused(tmp_path, payload):
+    """An API asked for what is new answers `[]` on a quiet day: nothing to read, nothing wrong."""
+    path = write(tmp_path, "idmc_since_yesterday.json", payload)
+    r = read_path(path)
+    assert (r.format, r.rows_read, r.rows_rejected, len(r.observations)) == ("json-no-records", 0, 0, 0)
+    proc = cli("validate", str(path))
+    assert proc.returncode == 0 and "no data rows (the JSON holds no records)" in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("payload, found", [('{"status": "ok"}', "a JSON object with keys status"),
+                                            ("[1, 2]", "a JSON list of 2 items")])
+def test_a_json_payload_of_no_known_shape_is_still_refused(tmp_path, payload, found):
+    with pytest.raises(InputError, match=f"unknown format: {found}"):
+        read_path(write(tmp_path, "odd.json", payload))
+
+
 def test_workbook_bad_cells_name_sheet_row_and_column(tmp_path):
     sheets = dict(make_xlsx.ACLED_SHEETS)
     sheets["HRP_1"] = sheets["HRP_1"] + [["Syria", "Idleb", "Harim", "SYR", "SY0704", "SY07", "December", "2019",

@@ -86,7 +86,8 @@ def run(args) -> int:
     w(f"  rows accepted  {out['rows_accepted']:>10,}  ({observations:,} observations)\n")
     w(f"  rows rejected  {out['rows_rejected']:>10,}\n")
     if out["rows_read"] == 0:
-        w(f"  {args.file}: no data rows (the file has only a header)\n")
+        w(f"  {args.file}: no data rows (the JSON holds no records)\n" if unit == "record"
+          else f"  {args.file}: no data rows (the file has only a header)\n")
     for r in rejections:
         where = (f"{r.file}:{r.line}" if unit == "line" else f"{r.file}: {unit} {r.line}") if r.line is not None \
             else r.file

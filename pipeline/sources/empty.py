@@ -1,0 +1,31 @@
+"""A JSON payload with no records at all: `[]`, or `{"results": []}` and the like. An API asked for what is
+new since the last fetch answers so on a quiet day; without a record there is no telling whose format it
+is, and nothing to read, so the file is read as no rows (as a CSV with only its header is), not refused.
+Tried last, after every reader that knows its own wrapper (DTM's `{"result": []}` stays DTM's)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline import schema
+from pipeline.schema import ReadResult
+from pipeline.sources import textio
+from pipeline.sources.textio import Sniff
+
+FORMAT = "json-no-records"
+WRAPPERS = ("data", "result", "results", "items")
+
+
+def detect(s: Sniff) -> bool:
+    if s.kind != "json":
+        return False
+    obj = s.json_obj
+    if isinstance(obj, list):
+        return not obj
+    # an object whose record list is empty; other keys (counts, paging, a status) may stand beside it
+    return isinstance(obj, dict) and textio.json_list(obj, *WRAPPERS) == []
+
+
+def read(s: Sniff) -> ReadResult:
+    empty = pd.DataFrame({name: pd.Series(dtype="object") for name in schema.COLUMN_NAMES})
+    return ReadResult(format=FORMAT, file=str(s.path), rows_read=0, observations=empty, row_unit="record")
