@@ -207,6 +207,24 @@ def test_page_escapes_hostile_strings(default_warehouse, tmp_path):
     assert "&lt;img src=x onerror=alert(2)&gt;" in html and "&lt;b&gt;t&lt;/b&gt;" in html and "<b>t</b>" not in html
 
 
+def test_control_characters_from_a_file_are_shown_not_written_raw(tmp_path):
+    """ESC, BEL and C1 codes are not allowed in HTML: a place named with a terminal title sequence is printed as
+    the terminal prints it (\\x1b), in text and in attributes; tabs and line breaks stay."""
+    from pipeline.site.render import environment, render_page
+
+    out = tmp_path / "x.html"
+    place = "Ariha\x1b]0;pwned\x07\u0085 <b>"
+    render_page(environment(), "topic.html", out, page="scale", title="t", site_title="s", nav=[], as_of=None,
+                n_obs=1, n_documents=1, n_orgs=1, intro=["line one\tand\nline two"], charts=[],
+                tables=[{"id": "t", "title": "t", "caption": None, "columns": [("a", "a", "text"), ("b", "b", "source")],
+                         "rows": [{"a": place, "b": place, "source_title": place,
+                                   "source_url": "https://example.org/r"}]}])
+    html = out.read_text(encoding="utf-8")
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", html)
+    assert html.count("Ariha\\x1b]0;pwned\\x07\\x85 &lt;b&gt;") >= 2
+    assert "line one\tand\nline two" in html
+
+
 def test_site_without_north_west_syria_figures_says_so_instead_of_failing(tmp_path, monkeypatch):
     """Data for another country only (an ACLED event file): every page renders; empty charts say so."""
     import duckdb

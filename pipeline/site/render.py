@@ -29,7 +29,9 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from pipeline import schema
 from pipeline.charts import ChartSpec, theme
+from pipeline.schema import printable
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_WIDTH = 720
@@ -85,9 +87,17 @@ def _num(v, digits: int = 0) -> str:
     return f"{v:,.{digits}f}"
 
 
+def _visible(value):
+    """Every value a template prints: control characters from an input file (ESC, BEL, C1 codes), which HTML does
+    not allow, shown as \\xNN as the terminal shows them; markup stays markup (the escapes hold no `<&"'`)."""
+    if isinstance(value, str) and schema.has_control(value):
+        return Markup(printable(value)) if isinstance(value, Markup) else printable(value)
+    return value
+
+
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("pipeline.site", "templates"), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, finalize=_visible)
     env.filters["num"] = _num
     env.filters["pct"] = lambda v: "" if v is None or pd.isna(v) else f"{v:.0%}"
     env.filters["date"] = lambda v: "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%-d %B %Y")

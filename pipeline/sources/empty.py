@@ -5,8 +5,6 @@ Tried last, after every reader that knows its own wrapper (DTM's `{"result": []}
 
 from __future__ import annotations
 
-import pandas as pd
-
 from pipeline import schema
 from pipeline.schema import ReadResult
 from pipeline.sources import textio
@@ -27,5 +25,5 @@ def detect(s: Sniff) -> bool:
 
 
 def read(s: Sniff) -> ReadResult:
-    empty = pd.DataFrame({name: pd.Series(dtype="object") for name in schema.COLUMN_NAMES})
-    return ReadResult(format=FORMAT, file=str(s.path), rows_read=0, observations=empty, row_unit="record")
+    return ReadResult(format=FORMAT, file=str(s.path), rows_read=0, observations=schema.empty_observations(),
+                      row_unit="record")
