@@ -136,6 +136,26 @@ def test_unusual_files_take_the_exact_route(tmp_path, routes, change, why):
         assert "shape" in set(fast.rejected["rule"]), fast.rejected
 
 
+@pytest.mark.parametrize("cut, truncated", [
+    (lambda t: t.rstrip("\n")[:-9], True),  # a download stopped inside the last row: its figure cut too
+    (lambda t: t + 'SYR30,2023-03-16,1,"3', True),  # inside an opened quote
+    (lambda t: t.rstrip("\n"), False),  # no line break after a whole last row: nothing wrong
+])
+def test_a_file_cut_off_inside_its_last_row_sets_that_row_aside_both_ways(tmp_path, routes, cut, truncated):
+    path = tmp_path / "acled_cut.csv"
+    path.write_text(cut(EDGE + "SYR40,2023-03-16,1,123,,Battles,,Syria,,,,,\n"), encoding="utf-8")
+    fast, exact, took = routes([path])
+    assert took == ([] if truncated else ["acled_cut.csv"])  # a cut-off file is read the exact way
+    assert_same(fast, exact)
+    last = len(path.read_text(encoding="utf-8").split("\n"))
+    rows = fast.rejected.loc[fast.rejected["line"] == last, ["rule", "message"]].values.tolist()
+    if truncated:
+        assert rows and rows[0][0] == "truncated" and "the file looks cut off" in rows[0][1], rows
+        assert last not in set(fast.observations["ingest_row"])
+    else:
+        assert not rows and last in set(fast.observations["ingest_row"])
+
+
 def test_not_utf8_takes_the_exact_route(tmp_path, routes):
     path = tmp_path / "acled_cp1256.csv"
     text = EDGE.replace("Sarmada", "سرمدا").replace("\u00a0", " ").replace("\u2003", " ")

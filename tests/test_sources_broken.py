@@ -235,6 +235,26 @@ def test_header_only(tmp_path):
     assert proc.returncode == 0 and "no data rows" in proc.stdout
 
 
+@pytest.mark.parametrize("name, cut, line, why", [
+    ("hapi.csv", lambda t: t.rstrip("\n")[:-12], 7, "the file ends after 17 of this row's 20 fields"),
+    ("facts.csv", lambda t: t + 'F9,ocha,displaced,flow,all,people,5,,2019-01-01,2019-01-02,day,,SYR,,,X,X,'
+                            'recommended,OCHA,"Flash upd', 4, "the file ends inside a quoted field of this row"),
+])
+def test_a_file_cut_off_inside_its_last_row_sets_that_row_aside(tmp_path, name, cut, line, why):
+    """A download stopped mid-row must not leave a figure cut to its first digits: the row is set aside."""
+    text = GOOD if name == "hapi.csv" else (
+        "fact_id,source_id,metric,basis,population,unit,value,qualifier,period_start,period_end,date_precision,"
+        "published_on,country_iso3,admin1_code,admin1_name,place,place_as_published,role,source_org,source_title\n"
+        "F1,ocha,displaced,flow,all,people,10,,2019-01-01,2019-01-02,day,,SYR,,,X,X,recommended,OCHA,Flash\n"
+        "F2,ocha,displaced,flow,all,people,20,,2019-01-03,2019-01-04,day,,SYR,,,X,X,recommended,OCHA,Flash\n")
+    r = read_path(write(tmp_path, name, cut(text)))
+    assert [(x.line, x.rule) for x in r.rejected] == [(line, "truncated")]
+    assert r.rejected[0].message.startswith(why) and "the file looks cut off" in r.rejected[0].message
+    assert r.rows_read == len(r.observations) + 1 and line not in set(r.observations["ingest_row"])
+    whole = read_path(write(tmp_path, "whole_" + name, text.rstrip("\n")))  # no final line break: nothing wrong
+    assert not whole.rejected and len(whole.observations) == len(text.rstrip("\n").split("\n")) - 1
+
+
 @pytest.mark.parametrize("payload", ["[]", "[\n]\n", '{"results": [], "count": 0}', '{"data": []}'])
 def test_a_json_payload_without_records_is_read_as_no_rows_not_refused(tmp_path, payload):
     """An API asked for what is new answers `[]` on a quiet day: nothing to read, nothing wrong."""

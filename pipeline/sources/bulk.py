@@ -234,6 +234,20 @@ def load_raw(con, scan: Prescan, wanted: list[str] | None, table: str = "_bulk_r
     return rows, 2
 
 
+def _cut_off(scan: Prescan, window: int = 1 << 16) -> bool:
+    """Whether the file ends, with no line break, inside its last row (textio.cut_off): fewer fields than the
+    header, or an open quote; also True when its last line is too long to tell here."""
+    with open(scan.path, "rb") as fh:
+        fh.seek(max(0, scan.size - window))
+        end = fh.read()
+    if end.endswith((b"\n", b"\r")):
+        return False
+    cut = end.rfind(b"\n")
+    if cut < 0:
+        return True
+    return textio.cut_off(end[cut + 1:].decode("utf-8", "replace"), len(scan.header)) is not None
+
+
 def blank_row(columns: list[str], table: str = "r") -> str:
     """SQL: every cell read is blank (the exact route drops such a row; DuckDB skips only empty lines,
     which the line count catches). ord() <= 32 or >= 133 first keeps the slow exact trim to the few
@@ -262,6 +276,8 @@ def load(con, scan: Prescan, reader, body=None, table: str = "observations_bulk"
         if loaded is None or got is None:
             return None
         scan.sha256, scan.lines = got
+        if _cut_off(scan):  # the exact route sets the last row aside, saying why
+            return None
         rows, first_line = loaded
         parsed = rows + (first_line - 2)
         if parsed != scan.lines - 1:  # a quoted field spanning lines: line numbers are not row order

@@ -200,7 +200,7 @@ def _sniff_xlsx(path: Path, sha: str, data: bytes) -> Sniff:
 
 
 # most specific first; facts before hapi, and the HXL fallback must stay last
-READERS = ("facts", "hapi", "dtm", "acled", "idmc", "unhcr", "ucdp", "hxl", "empty")
+READERS = ("facts", "hapi", "dtm", "acled", "idmc", "unhcr", "ucdp", "empty", "hxl")
 
 
 def readers() -> list:

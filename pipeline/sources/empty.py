@@ -1,7 +1,8 @@
 """A JSON payload with no records at all: `[]`, or `{"results": []}` and the like. An API asked for what is
 new since the last fetch answers so on a quiet day; without a record there is no telling whose format it
 is, and nothing to read, so the file is read as no rows (as a CSV with only its header is), not refused.
-Tried last, after every reader that knows its own wrapper (DTM's `{"result": []}` stays DTM's)."""
+Tried after every reader that knows its own wrapper (DTM's `{"result": []}` stays DTM's), before the HXL
+fallback, which reads CSV only."""
 
 from __future__ import annotations
 

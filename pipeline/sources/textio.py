@@ -193,6 +193,10 @@ def csv_rows(text: str, path: Path, *, delimiter: str = ",",
         if row and any(cell.strip() for cell in row):
             rows.append((start, row))
         start = offset + reader.line_num + 1
+    if rows and rejected is not None:
+        why = _ends_inside(text, rows[-1][0] - offset, len(header))
+        if why is not None:
+            rejected.append(Rejection(str(path), rows.pop()[0], None, "truncated", why))
     return [h.strip() for h in header], rows
 
 
@@ -202,6 +206,47 @@ def _unclosed(text: str, line: int) -> bool:
     field come in pairs, a stray one in the middle of a field too, once closed)."""
     tail = "".join(io.StringIO(text, newline="").readlines()[line - 1:])
     return tail.count('"') % 2 == 1
+
+
+def cut_off(tail: str, width: int) -> str | None:
+    """Why the last record of a file that ends without a line break looks cut off (a download stopped, a copy
+    cut short), or None: `tail` is its text, from the line it starts on to the end of the file. It is cut
+    off when it ends inside an open quote, or has fewer fields than the header's `width` (a figure cut to
+    its first digits would otherwise be read as a smaller one)."""
+    if tail.count('"') % 2 == 1:
+        return "the file ends inside a quoted field of this row"
+    try:
+        fields = next(csv.reader(io.StringIO(tail, newline="")), [])
+    except csv.Error:
+        return None  # read as the rest of the file is read: its own rules set it aside
+    if 0 < len(fields) < width:
+        return f"the file ends after {len(fields)} of this row's {width} fields"
+    return None
+
+
+def _ends_inside(text: str, line: int, width: int) -> str | None:
+    """The rejection message when `text` ends, with no line break, inside its last record, which begins on
+    physical line `line` (`cut_off`); None when it does not."""
+    if not text or text.endswith(("\n", "\r")):
+        return None
+    start, lines = len(text), text.count("\n") + 1  # the record begins `lines - line` line breaks before the end
+    for _ in range(lines - line + 1):
+        start = text.rfind("\n", 0, start)
+        if start < 0:
+            break
+    why = cut_off(text[start + 1:], width)
+    return None if why is None else f"{why}, with no line break after it: the file looks cut off; row set aside"
+
+
+def _cut_off_last_row(text: str, frame: pd.DataFrame, width: int, path) -> tuple[pd.DataFrame, list[Rejection]]:
+    """frame without its last record when the file ends inside it, and that record's rejection."""
+    if not len(frame):
+        return frame, []
+    line = int(frame["ingest_row"].iloc[-1])
+    why = _ends_inside(text, line, width)
+    if why is None:
+        return frame, []
+    return frame.iloc[:-1], [Rejection(str(path), line, None, "truncated", why)]
 
 
 def rows_frame(header: list[str], rows: list[tuple[int, list[str]]]) -> pd.DataFrame:
@@ -297,6 +342,9 @@ def read_table(s: Sniff, *, usecols: list[str] | None = None, categorical: bool 
             rows = [(line, r) for line, r in rows if line not in binary]
         frame, shape_rej = wide_rows_set_aside(header, rows, path, usecols)
         rejected.extend(shape_rej)
+    else:  # the row-by-row reading (csv_rows) has set aside a cut-off last row already
+        frame, cut = _cut_off_last_row(text, frame, len(s.header), path)
+        rejected.extend(cut)
     header = list(frame.columns[:-1])
     hxl: dict[str, str] = {}
     if len(frame) and frame["ingest_row"].iloc[0] == 2:
