@@ -94,6 +94,8 @@ EDGE = ACLED_EDGE + (
     "SYR14,2023-03-14,7,5,,Battles,,Syria,,,,,\n"
     "SYR15,1023-03-14,1,5,,Battles,,Syria,,,,,\n"
     "SYR16,2123-03-14,1,5,,Battles,,Syria,,,,,\n"
+    "SYR17,2023-03-16,1,1.234,,Battles,,Syria,,,,,\n"
+    "SYR18,2023-03-16,1,7.0,,Battles,,Syria,,,,,\n"
 )
 
 
@@ -106,7 +108,7 @@ def test_acled_edge_rows_same_both_ways(tmp_path, routes):
     assert took == ["acled_edge.csv"]
     assert_same(fast, exact)
     assert set(fast.rejected["rule"]) >= {"country", "number", "date", "non_negative", "vocabulary", "required",
-                                          "country_code", "date_range"}
+                                          "country_code", "date_range", "whole_number"}
     assert fast.files.loc[0, "duplicate_ids"] == 2  # SYR1 twice
 
 

@@ -427,3 +427,15 @@ def test_a_date_outside_1900_2099_is_set_aside_and_the_check_still_runs(tmp_path
     con = duckdb.connect()
     warehouse.load_base_tables(con, result.observations, result.rejected)
     assert all(r.success for r in observations.check(con))
+
+
+# ---- base.finalize: a count is a whole number; "1.234" (a dot between thousands) is not one person and a bit ----
+
+@pytest.mark.parametrize("value, low, high, column", [("1.234", "", "", "value"), ("2.5", "", "", "value"),
+                                                      ("10", "9.5", "", "value_low"), ("10", "", "10.25", "value_high")])
+def test_a_count_with_a_fraction_is_set_aside(tmp_path, value, low, high, column):
+    # the column is named as in the file: the facts table calls the figure `value`
+    result = ingested(tmp_path, [fact("W0", "7.0", "2020-01-01"), fact("W1", value, "2020-01-01", low=low, high=high)])
+    assert result.rejected[["line", "column_name", "rule"]].values.tolist() == [[3, column, "whole_number"]]
+    assert "a dot is read as a decimal point" in result.rejected["message"].iloc[0]
+    assert result.observations["value_best"].tolist() == [7.0]  # 7.0 is a whole number, written with a point

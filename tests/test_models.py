@@ -278,18 +278,19 @@ def test_a_monthly_casualty_figure_is_one_row_even_if_its_place_name_has_two_lev
 
 
 def test_peak_windows_that_tie_take_the_earliest_even_when_float_sums_differ_in_the_last_digit(tmp_path):
-    """Windows around a one-day spike in a flat series have the same total, but float sums of 539.95
-    and 19,655 taken over different frames can differ in their last digit (as on the 5M benchmark's
-    data). Such windows are a tie (totals within a millionth of a person), and the earliest is the
-    peak, as documented: the window ending on the spike."""
+    """Windows around a one-day spike in a flat series have the same total, but float sums of 539.833...
+    (9,705 over 18 days, 6,470 over 12: counts are whole, their daily rates are not) and 19,655 taken over
+    different frames can differ in their last digit (as on the 5M benchmark's data). Such windows are a tie
+    (totals within a millionth of a person), and the earliest is the peak, as documented: the window ending
+    on the spike."""
     import duckdb
 
     from pipeline import ingest, warehouse
 
     rows = [
-        "T1,test,displaced,flow,all,people,9719.1,exact,2020-06-01,2020-06-18,day,2020-07-01,SYR,,,Testville,,recommended,Test,t,,",
-        "T2,test,displaced,flow,all,people,19655,exact,2020-06-19,2020-06-19,day,2020-07-01,SYR,,,Testville,,recommended,Test,t,,",
-        "T3,test,displaced,flow,all,people,5939.45,exact,2020-06-20,2020-06-30,day,2020-07-01,SYR,,,Testville,,recommended,Test,t,,",
+        "T1,test,displaced,flow,all,people,9705,exact,2020-06-01,2020-06-18,day,2020-07-02,SYR,,,Testville,,recommended,Test,t,,",
+        "T2,test,displaced,flow,all,people,19655,exact,2020-06-19,2020-06-19,day,2020-07-02,SYR,,,Testville,,recommended,Test,t,,",
+        "T3,test,displaced,flow,all,people,6470,exact,2020-06-20,2020-07-01,day,2020-07-02,SYR,,,Testville,,recommended,Test,t,,",
     ]
     result = ingest.ingest([figures_file(tmp_path, "spike.csv", rows)])
     con = duckdb.connect()
@@ -300,7 +301,7 @@ def test_peak_windows_that_tie_take_the_earliest_even_when_float_sums_differ_in_
            WHERE place = 'Testville' AND measure = 'peak_window' ORDER BY window_days""").fetchall()
     assert [p[:3] for p in peaks] == [(1, D(2020, 6, 19), D(2020, 6, 19)), (4, D(2020, 6, 16), D(2020, 6, 19)),
                                       (7, D(2020, 6, 13), D(2020, 6, 19)), (30, D(2020, 6, 1), D(2020, 6, 30))]
-    assert [p[3] for p in peaks] == [pytest.approx(19_655 + (n - 1) * 539.95) for n in (1, 4, 7, 30)]
+    assert [p[3] for p in peaks] == [pytest.approx(19_655 + (n - 1) * 3235 / 6) for n in (1, 4, 7, 30)]
 
 
 def test_days_to_pass_a_threshold_count_a_running_total_that_reaches_it_within_float_error(default_warehouse):

@@ -24,6 +24,10 @@ DATES = ("published_on", "period_start", "period_end")
 # break the validation's timestamps (pandas' nanoseconds end in 1677 and 2262); UNHCR's series begin in 1951
 DATE_RANGE = ("1900-01-01", "2099-12-31")
 DATE_RANGE_MESSAGE = "expected a date between 1900 and 2099"
+# people, households, movements and deaths are counted in whole numbers: "1.234" written for 1,234 (a dot
+# between thousands) would otherwise be read as one person and a fraction
+WHOLE_NUMBER_MESSAGE = ("expected a whole number (a count; for thousands write 1234 or 1,234: a dot is read as a "
+                        "decimal point)")
 
 
 def per_unique(series: pd.Series, func) -> pd.Series:
@@ -199,6 +203,8 @@ def finalize(
     c.flag(nums["value_best"].isna() & _blank(frame["value_best"]), "value_best", "required", "a figure is required")
     for name in ("value_low", "value_best", "value_high"):
         c.flag(nums[name] < 0, name, "non_negative", "expected a figure of zero or more", frame[name])
+    for name in ("value_low", "value_best", "value_high"):
+        c.flag(nums[name] % 1 != 0, name, "whole_number", WHOLE_NUMBER_MESSAGE, frame[name])
 
     # dates: impossible or malformed, missing, end before start
     dates = {}

@@ -544,6 +544,8 @@ def finalize_sql(con, ctx: Context, spec: Spec, *, fmt: str, scan: Prescan, raw:
     add(f"{N['value_best']} IS NULL AND {B['value_best']}", "value_best", "required", "a figure is required")
     for name in ("value_low", "value_best", "value_high"):
         add(f"{N[name]} < 0", name, "non_negative", "expected a figure of zero or more")
+    for name in ("value_low", "value_best", "value_high"):
+        add(f"{N[name]} <> floor({N[name]})", name, "whole_number", base.WHOLE_NUMBER_MESSAGE)
     for name in base.DATES:
         add(f"NOT {B[name]} AND {D[name]} IS NULL", name, "date", "expected a real date as YYYY-MM-DD")
         add(f"{D[name]} NOT BETWEEN DATE '{base.DATE_RANGE[0]}' AND DATE '{base.DATE_RANGE[1]}'", name, "date_range",
