@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export DAGSTER_HOME ?= $(abspath .dagster_home)
 ROWS ?= 5000000
 
-.PHONY: setup report test ui bench clean
+.PHONY: setup report test instance ui daily bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -28,14 +28,21 @@ report: setup
 test: setup
 	$(VENV)/bin/python -m pytest
 
-# The web UI, the daemon (schedule, inbox sensor, run queue, pools) and the code server, on 127.0.0.1.
-# The project's own instance (.dagster_home/) takes the project's dagster.yaml whenever it is newer; a
-# DAGSTER_HOME of your own (PostgreSQL storage, say) keeps its dagster.yaml, which is copied there only if missing.
-ui: setup
+# The Dagster instance the UI, the daemon and cron runs share (run history, the DuckDB pool, retries).
+# The project's own (.dagster_home/) takes the project's dagster.yaml whenever it is newer; a DAGSTER_HOME
+# of your own (PostgreSQL storage, say) keeps its dagster.yaml, which is copied there only if missing.
+instance:
 	@mkdir -p "$(DAGSTER_HOME)" && if [ "$(DAGSTER_HOME)" = "$(abspath .dagster_home)" ]; then \
 		cp -u dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"; \
 	else cp -n dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"; fi
+
+# The web UI, the daemon (schedule, inbox sensor, run queue, pools) and the code server, on 127.0.0.1.
+ui: setup instance
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${PORT:-3000}
+
+# What the daily schedule runs (fetch, rebuild, publish), once, on the shared instance: for cron.
+daily: setup instance
+	$(VENV)/bin/dagster job execute -m pipeline.definitions -j daily
 
 bench: setup
 	$(VENV)/bin/python -m bench.run --rows $(ROWS)

@@ -706,6 +706,7 @@ def test_fetch_online_fails_the_run_when_every_source_tried_failed(tmp_path, mon
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     message = failure.step_failure_data.user_failure_data.description
     assert message.startswith("every source tried failed: ") and "unhcr: " in message and "idmc: " in message
+    assert "unhcr: unhcr:" not in message and "idmc: idmc:" not in message  # each source named once
     assert "test-client-id" not in message
 
 
@@ -723,3 +724,15 @@ def test_a_failed_build_is_not_run_again_only_a_crashed_one(tmp_path, monkeypatc
     with DagsterInstance.get() as instance:
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
         assert instance.run_retries_retry_on_asset_or_op_failure is False
+
+
+def test_make_daily_runs_on_an_instance_it_makes_when_missing(tmp_path):
+    """The README's cron line is `make daily`: on a fresh clone there is no .dagster_home yet, and
+    `dagster job execute` refuses a DAGSTER_HOME that does not exist. The target makes the instance from the
+    project's dagster.yaml (run retries, the one-step DuckDB pool) before it runs the job."""
+    home = tmp_path / "fresh_home"
+    plan = subprocess.run(["make", "-n", "daily", f"DAGSTER_HOME={home}"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout
+    assert plan.rstrip().endswith(".venv/bin/dagster job execute -m pipeline.definitions -j daily")
+    subprocess.run(["make", "instance", f"DAGSTER_HOME={home}"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert (home / "dagster.yaml").read_text() == (ROOT / "dagster.yaml").read_text()

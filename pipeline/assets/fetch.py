@@ -58,8 +58,10 @@ def fetch_online(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         try:
             result = fetch(name, country=country, since=since)
         except FetchError as exc:  # one source down must not stop the others; the run says so loudly
-            context.log.error(f"{name}: {redact(exc)}")
-            failed[name] = redact(exc)
+            why = redact(exc)
+            why = why[len(name) + 2:] if why.startswith(f"{name}: ") else why  # named once, not "unhcr: unhcr: ..."
+            context.log.error(f"{name}: {why}")
+            failed[name] = why
             continue
         fetched[name] = {"rows": result.rows, "pages": result.pages,
                          "inbox_file": result.inbox_file.name if result.inbox_file else None}
