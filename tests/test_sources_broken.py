@@ -289,7 +289,9 @@ def test_cli_json_report_for_a_partly_bad_file(tmp_path):
     proc = cli("validate", "--json", str(p))
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert set(out) == {"format", "rows_read", "rows_accepted", "rows_rejected", "errors", "file_checks"}
+    assert set(out) == {"file", "readable", "format", "rows_read", "rows_accepted", "rows_rejected", "errors",
+                        "file_checks"}
+    assert out["file"] == str(p) and out["readable"] is True
     assert (out["format"], out["rows_read"], out["rows_accepted"], out["rows_rejected"]) == ("hapi-idps", 6, 5, 1)
     assert out["errors"] == [{"line": 4, "column": "population", "rule": "number", "message": "expected a number",
                               "value": "n/a"}]
@@ -316,6 +318,19 @@ def test_cli_says_when_the_build_would_refuse_a_readable_file(tmp_path):
     assert [c["rule"] for c in out["file_checks"]] == ["expect_some_rows_of_each_file_accepted"]
     good = cli("validate", str(FIX / "hapi_idps.csv"))
     assert good.returncode == 0 and "would refuse" not in good.stdout
+
+
+def test_validate_json_is_json_even_for_a_file_it_cannot_read(tmp_path):
+    """A script reading `validate --json` gets one JSON object on stdout, exit 2, for a file it cannot read."""
+    bad = write(tmp_path, "semicolons.csv", HEADER.replace(",", ";") + "\n" + ROWS[0].replace(",", ";") + "\n")
+    proc = cli("validate", "--json", str(bad))
+    out = json.loads(proc.stdout)
+    assert proc.returncode == 2 and out["readable"] is False and out["file"] == str(bad)
+    assert out["error"].startswith(f"{bad}: line 1: columns are separated by semicolons")
+    good = json.loads(cli("validate", "--json", str(FIX / "hapi_idps.csv")).stdout)
+    assert good["readable"] is True and good["format"] == "hapi-idps"
+    plain = cli("validate", str(bad))  # without --json: the one line on stderr, as before
+    assert plain.returncode == 2 and not plain.stdout and "semicolons" in plain.stderr
 
 
 def test_cli_text_report_names_file_line_and_column(tmp_path):

@@ -312,3 +312,27 @@ def test_every_default_figure_names_its_own_document():
     # one document, one title: rows citing the same link give it the same title
     linked = r.observations.dropna(subset=["source_url"]).groupby("source_url")["source_title"].nunique()
     assert (linked == 1).all(), linked[linked > 1]
+
+
+def test_the_readme_example_reader_reads_and_sets_aside_as_it_says(tmp_path):
+    """The reader shown in the README's "Adding a source", run as written on an invented file: the good
+    rows become observations, a bad figure and a row wider than the header are set aside, none lost."""
+    import re
+    import types
+
+    from pipeline.sources.detect import sniff
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Adding a source"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    module = types.ModuleType("arrivals")
+    exec(compile("\n".join(line[3:] for line in code.splitlines()), "README.md", "exec"), module.__dict__)
+    path = tmp_path / "arrivals.csv"
+    path.write_text("record_id,arrival_date,arrivals,iso3\nA1,2020-02-01,1200,SYR\nA2,2020-02-02,lots,SYR\n"
+                    "A3,2020-02-03,300,SYR,extra\nA4,2020-02-04,450,SYR\n", encoding="utf-8")
+    s = sniff(path)
+    assert module.detect(s)
+    r = module.read(s)
+    assert r.rows_read == 4 and sorted(r.observations["ingest_row"]) == [2, 5]
+    assert [(x.line, x.column, x.rule) for x in r.rejected] == [(3, "arrivals", "number"), (4, None, "shape")]
+    assert r.observations["value_best"].tolist() == [1200, 450]

@@ -3,7 +3,8 @@
 Exit 0 when the file could be read and the build would take it (even with rejected rows); 1 when it
 could be read but the build's per-file checks (pipeline/expectations/ingest_files.py) would refuse it: no
 row accepted, or one record key on two rows; an unreadable file or unknown format raises InputError,
-which pipeline/cli.py prints as one line naming the file, with exit code 2.
+which pipeline/cli.py prints as one line naming the file, with exit code 2 (with --json, a JSON object
+with `readable` false and the `error`, on stdout).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def report(path) -> dict:
     errors = [{unit: r.line, "column": r.column, "rule": r.rule, "message": r.message, "value": r.value}
               for r in result.rejected]
     out = {
+        "file": str(path),
+        "readable": True,
         "format": result.format,
         "rows_read": int(result.rows_read),
         "rows_accepted": int(result.rows_accepted),
@@ -69,7 +72,15 @@ def report(path) -> dict:
 
 
 def run(args) -> int:
-    out = report(args.file)
+    try:
+        out = report(args.file)
+    except InputError as exc:
+        if not args.json:
+            raise  # pipeline/cli.py prints it as one line, exit 2
+        # a script reading stdout gets JSON whatever the file: what could not be read, and why
+        json.dump({"file": str(args.file), "readable": False, "error": str(exc)}, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 2
     rejections = out.pop("_rejections")
     observations = out.pop("_observations")
     unit = out.pop("_unit")
