@@ -171,6 +171,20 @@ def test_acled_workbook(tmp_path):
     assert sorted(obs(r, metric="events")["ingest_row"].tolist()) == [2, 2, 2, 3, 3, 4]  # sheet rows
 
 
+def test_acled_workbook_reads_every_sheet_of_figures_not_only_hdx_three(tmp_path):
+    """A sheet laid out as HDX's (ACLED adding HRP_3, or a user splitting a sheet) is read, never passed over
+    without a word; the terms-of-use sheet is not data."""
+    sheets = dict(make_xlsx.ACLED_SHEETS)
+    sheets["HRP_3"] = [sheets["HRP_1"][0], ["Yemen", "Taizz", "Al Mudhaffar", "YEM", "YE1514", "YE15", "March",
+                                            "2024", 7, 3]]
+    sheets["By country"] = [sheets["Non_HRP"][0], ["Jordan", "March", "2024", 2, 0]]
+    r = read_path(make_xlsx.write_xlsx(tmp_path / "syria_political_violence_events_and_fatalities.xlsx", sheets))
+    assert (r.rows_read, r.rows_rejected, len(r.observations)) == (8, 0, 16)
+    yemen = obs(r, metric="killed", country_iso3="YEM").iloc[0]
+    assert (yemen["admin2_code"], yemen["value_best"], yemen["notes"]) == ("YE1514", 3, "political violence; sheet HRP_3")
+    assert obs(r, metric="killed", place="Jordan")["country_iso3"].tolist() == ["JOR"]  # no ISO3: by its name
+
+
 def test_acled_workbook_rejections_name_the_sheet(tmp_path):
     sheets = dict(make_xlsx.ACLED_SHEETS)
     sheets["HRP_2"] = sheets["HRP_2"] + [["Ukraine", "Sumska", "Sumskyi", "UKR", "UA5908", "UA59", "Janvier",

@@ -1,7 +1,8 @@
 """ACLED: the HDX monthly workbooks (sheets HRP_1, HRP_2, Non_HRP) and the event-level CSV export.
 
 Workbook: one row per country (Non_HRP) or admin2 (HRP_*) and month, with `Events` and `Fatalities`:
-two observations, events (unit events) and killed. The three HDX workbooks (political violence,
+two observations, events (unit events) and killed. Any other sheet with those columns is read too (with
+places when it has ISO3, as the HRP sheets); a sheet without them (the terms of use) is not data. The three HDX workbooks (political violence,
 civilian targeting, demonstrations) share one layout and nothing in their content tells them apart, so
 the file name is used, after detection, only to say which population the fatalities are (civilians
 for civilian targeting) and to note the event family. A row's "line" is the sheet's own row number,
@@ -30,6 +31,7 @@ FORMAT = "acled"
 URL = "https://acleddata.com/"
 HDX_URL = "https://data.humdata.org/organization/acled"
 SHEETS = ("HRP_1", "HRP_2", "Non_HRP")
+SHEET_COLUMNS = {"Country", "Month", "Year", "Events", "Fatalities"}  # what every sheet of figures has
 EVENT_NEEDED = {"event_id_cnty", "event_date", "fatalities"}
 # the title every row of an event export carries: sql/casualties_monthly.sql tells events from totals by it
 EVENTS_TITLE = "ACLED event data"
@@ -110,12 +112,19 @@ def _read_workbook(s: Sniff) -> ReadResult:
         raise InputError(f"{s.path}: corrupt or unreadable workbook ({msg})") from None
     family, population = _family(s.path.name)
     parts, pre, rows_read = [], [], 0
-    for name in [n for n in SHEETS if n in s.sheet_names]:
-        header, body = _sheet_rows(wb, name, s.path)
+    # HDX's sheets, then any other sheet laid out as they are (a sheet ACLED adds, or one a user split off):
+    # a sheet of data is never passed over unread; a sheet of notes (the terms of use) is not data
+    sheets = {n: _sheet_rows(wb, n, s.path) for n in SHEETS if n in s.sheet_names}
+    for n in s.sheet_names:
+        if n not in sheets:
+            header, body = _sheet_rows(wb, n, s.path)
+            if SHEET_COLUMNS <= set(header):
+                sheets[n] = header, body
+    for name, (header, body) in sheets.items():
         if not header:
             continue
         textio.unique_header(header, s.path, f"sheet {name}, row {numbered_header_row(body)}")
-        admin = name != "Non_HRP"
+        admin = name in SHEETS[:2] or (name not in SHEETS and "ISO3" in header)  # HRP sheets give places
         needed = ["Country", "Month", "Year", "Events", "Fatalities"] + (["ISO3"] if admin else [])
         missing = [c for c in needed if c not in header]
         if missing:
