@@ -552,3 +552,16 @@ def test_an_organisation_s_figures_from_an_hxl_file_are_the_same_source_as_its_c
     assert common_context(con)["n_orgs"] == 18
     total, days, low = _winter(con)
     assert days == 85 and total == pytest.approx(948_000, abs=1) and low >= 0
+
+
+def test_a_relay_of_one_document_is_spelled_one_way_in_the_default_figures():
+    """SNHR's March 2020 report relayed by MEMO was 'SNHR (via MEMO)' on one row and 'SNHR (via Middle East
+    Monitor)' on another: the chart listed the one document twice, as from two relays."""
+    import csv
+
+    spellings: dict[tuple[str, str], set[str]] = {}
+    with ROOT_FIGURES.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if "(via " in row["source_org"]:
+                spellings.setdefault((row["source_id"], row["source_url"]), set()).add(row["source_org"])
+    assert spellings and not {k: v for k, v in spellings.items() if len(v) > 1}
