@@ -7,6 +7,8 @@
 -- is derived (`derived` = true) when one of that source's figures for a longer span of whole months
 -- leaves exactly that month unknown: it is the span's figure less the months that are known. A row's
 -- place level is its own figure's (a place named at two levels somewhere in the data is not counted twice).
+-- `notes` are the figure's own (what it includes, such as deaths under torture, which SNHR counts within
+-- some monthly figures and apart from others).
 CREATE OR REPLACE TABLE casualties_monthly AS
 WITH killed AS (
     -- Only figures for whole months are used, so the test is made here, before anything else. A whole
@@ -29,7 +31,7 @@ once AS (
 monthly AS (
     SELECT
         period_start AS month, country_iso3, admin1_name, area AS place, area_level, source_id, source_org,
-        population, value_best, value_low, value_high, obs_id
+        population, value_best, value_low, value_high, obs_id, notes
     FROM once
     WHERE n_months = 1
 ),
@@ -65,13 +67,15 @@ derived AS (
         span_best - known_best AS killed_best,
         span_low - known_high AS killed_low,
         span_high - known_low AS killed_high,
-        list_prepend(span_obs_id, known_ids) AS obs_ids
+        list_prepend(span_obs_id, known_ids) AS obs_ids,
+        CAST(NULL AS VARCHAR) AS notes
     FROM span_gaps
     WHERE known_months = n_months - 1
 ),
 combined AS (
     SELECT month, country_iso3, admin1_name, place, area_level, source_id, source_org, population,
-        value_best AS killed_best, value_low AS killed_low, value_high AS killed_high, [obs_id] AS obs_ids, false AS derived
+        value_best AS killed_best, value_low AS killed_low, value_high AS killed_high, [obs_id] AS obs_ids, notes,
+        false AS derived
     FROM counted
     UNION ALL
     SELECT *, true FROM derived
@@ -85,7 +89,7 @@ SELECT
     CASE WHEN c.area_level IN ('country', 'region') THEN NULL ELSE c.admin1_name END AS admin1_name,
     c.place, c.population, c.killed_best, c.killed_low, c.killed_high,
     ch.value_best AS children_best, wo.value_best AS women_best,
-    c.source_id, c.source_org, c.derived, c.obs_ids
+    c.source_id, c.source_org, c.derived, c.notes, c.obs_ids
 FROM combined AS c
 -- children and women killed are given beside the civilians they are part of, never beside everyone killed
 LEFT JOIN monthly AS ch ON c.population = 'civilians' AND ch.population = 'children' AND ch.source_id = c.source_id

@@ -178,7 +178,8 @@ def monthly_rows(con) -> tuple[pd.DataFrame, int]:
     monthly = con.execute(
         """SELECT month, place, source_org,
                   CASE population WHEN 'civilians' THEN 'civilians' ELSE 'everyone, combatants included' END AS who,
-                  killed_low, killed_best, killed_high, children_best, women_best, derived
+                  killed_low, killed_best, killed_high, children_best, women_best, derived,
+                  CASE WHEN derived THEN 'the span less the months known' ELSE notes END AS notes
            FROM casualties_monthly ORDER BY place, month, source_org, population DESC, obs_ids LIMIT ?""",
         [TABLE_ROWS_SHOWN]).df()
     monthly["children_share"] = monthly["children_best"] / monthly["killed_best"]
@@ -189,8 +190,11 @@ def casualties_page(con, out) -> dict:
     monthly, n_monthly = fetched(monthly_rows, con)
     return {"title": "Casualties: people killed, civilians apart",
             "intro": ["Civilian deaths are documented by monitoring groups name by name, so their monthly figures "
-                      "are lower bounds (\"at least\"). The chart follows one source through 2019 and 2020 so that "
-                      "months stay comparable; the table lists every monthly figure loaded, from every source.",
+                      "are lower bounds (\"at least\"). The chart follows one source through 2019 and 2020, so "
+                      "that months are counted by one method; the table lists every monthly figure loaded, from "
+                      "every source, with what each says it includes. One difference remains within that source: "
+                      "SNHR counts deaths under torture within some monthly figures and apart from others (the "
+                      "notes say which), so two months can differ by those deaths alone.",
                       "A month marked derived was not published on its own: it is what a figure for several months "
                       "leaves once the other months are taken away."],
             "charts": [_chart(casualties.monthly_deaths, con, out)],
@@ -201,7 +205,8 @@ def casualties_page(con, out) -> dict:
                                ("who", "killed", "text"),
                                ("killed_low", "low", "num"), ("killed_best", "best", "num"), ("killed_high", "high", "num"),
                                ("children_best", "children", "num"), ("children_share", "share of children", "pct"),
-                               ("women_best", "women", "num"), ("derived", "derived", "flag")], monthly,
+                               ("women_best", "women", "num"), ("derived", "derived", "flag"),
+                               ("notes", "notes", "text")], monthly,
                               total=n_monthly)]}
 
 
