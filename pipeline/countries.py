@@ -271,3 +271,10 @@ COUNTRIES: dict[str, str] = {
 # asylum, say), where the figure is real and must not be lost (XKX, Kosovo, is in the table above)
 OTHER_CODES = frozenset({"UNK"})
 ISO3_CODES: frozenset[str] = frozenset(COUNTRIES.values()) | OTHER_CODES
+# code -> the first name on its line, for readers of charts ("Syria", not "SYR")
+NAMES: dict[str, str] = {line[:3]: line[4:].split("|")[0] for line in _COUNTRY_TEXT.strip().splitlines()}
+
+
+def name_of(code: str | None) -> str | None:
+    """A country's name for a code (the code itself when it is not a country's)."""
+    return NAMES.get(code, code) if code else code

@@ -263,18 +263,27 @@ def test_refugees_page_draws_stocks_by_year_and_by_country_when_unhcr_data_is_lo
 
     from pipeline import ingest, warehouse
 
-    result = ingest.ingest([*ingest.DEFAULT_FILES, Path(__file__).parent / "fixtures" / "sources" / "unhcr_population.csv"])
+    fixture = Path(__file__).parent / "fixtures" / "sources" / "unhcr_population.csv"
+    later = tmp_path / "unhcr_2023.csv"  # two years without figures, then 2023
+    later.write_text(fixture.read_text(encoding="utf-8").splitlines()[0] + "\n"
+                     "2023,Syrian Arab Rep.,SYR,SYR,Germany,GFR,DEU,610000,-,0,0,0,0,0,-,0\n", encoding="utf-8")
+    result = ingest.ingest([*ingest.DEFAULT_FILES, fixture, later])
     con = duckdb.connect()
     warehouse.load_base_tables(con, result.observations, result.rejected)
     warehouse.run_models(con)
     out = tmp_path / "site"
     build_site(con, out)
     html = (out / "refugees.html").read_text(encoding="utf-8")
-    assert "Refugees from SYR, year by year" in html and "Where refugees from SYR lived at the end of 2020" in html
+    # the country's name, not its code
+    assert "Refugees from Syria, year by year" in html and "Where refugees from Syria lived at the end of 2023" in html
     by_year = list(csv.DictReader(io.StringIO((out / "charts" / "refugees_over_time.csv").read_text(encoding="utf-8"))))
-    assert [(r["year"], r["refugees"]) for r in by_year] == [("2019", "910000"), ("2020", "560000")]
+    # 2021 and 2022 have no figures: the line is drawn in two runs, never across the gap
+    assert [(r["year"], r["refugees"], r["run"]) for r in by_year] == [("2019", "910000", "1"), ("2020", "560000", "1"),
+                                                                        ("2023", "610000", "2")]
+    spec = json.loads(re.search(r'data-chart="vis-refugees_over_time">(.*?)</script>', html, re.S).group(1))
+    assert spec["encoding"]["detail"]["field"] == "run" and spec["encoding"]["x"]["type"] == "quantitative"
     by_country = list(csv.DictReader(io.StringIO((out / "charts" / "refugees_by_country.csv").read_text(encoding="utf-8"))))
-    assert [(r["iso3"], r["refugees"]) for r in by_country] == [("DEU", "560000")]
+    assert [(r["iso3"], r["refugees"]) for r in by_country] == [("DEU", "610000")]
 
 
 def test_chart_specs_are_valid_vega_lite(site):

@@ -6,6 +6,7 @@ import pandas as pd
 
 from pipeline.charts import (BLUE, GREY, ORANGE, SKY, VERMILLION, ChartSpec, _base, tidy, iso, sources_of, tip_date,
                              whole, x_date)
+from pipeline.countries import name_of
 
 LOWER = "lower bound (\"more than\", \"at least\")"
 APPROX = "approximate or estimated"
@@ -360,6 +361,7 @@ def refugees_by_country(con, top: int = 15) -> ChartSpec | None:
     if found is None:
         return None
     origin, year = found
+    named = name_of(origin)
     rows = con.execute(
         """SELECT asylum_iso3, asylum_name, refugees, asylum_seekers, source_org, obs_ids FROM refugees_by_asylum
            WHERE origin_iso3 = ? AND year = ? AND refugees IS NOT NULL
@@ -372,7 +374,7 @@ def refugees_by_country(con, top: int = 15) -> ChartSpec | None:
     height = max(120, 24 * len(data))
     chart = alt.Chart(data).mark_bar(color=BLUE).encode(
         y=alt.Y("country_of_asylum:N", sort="-x", title=None),
-        x=alt.X("refugees:Q", title=f"refugees from {origin}, end of {year}", axis=alt.Axis(format="~s", orient="top")),
+        x=alt.X("refugees:Q", title=f"refugees from {named}, end of {year}", axis=alt.Axis(format="~s", orient="top")),
         tooltip=["country_of_asylum:N", alt.Tooltip("refugees:Q", format=","),
                  alt.Tooltip("asylum_seekers:Q", format=",", title="asylum seekers"),
                  alt.Tooltip("source_org:N", title="source")],
@@ -381,9 +383,9 @@ def refugees_by_country(con, top: int = 15) -> ChartSpec | None:
     share = float(shown["refugees"].sum() / rows["refugees"].sum()) if rows["refugees"].sum() else 0.0
     ids = [i for ids in shown["obs_ids"] for i in ids]
     return ChartSpec(
-        name="refugees_by_country", title=f"Where refugees from {origin} lived at the end of {year}",
+        name="refugees_by_country", title=f"Where refugees from {named} lived at the end of {year}",
         subtitle=f"People, a stock at the end of the year. The {len(data)} largest of {len(rows)} countries of asylum.",
-        description=f"Bar chart of refugees from {origin} by country of asylum at the end of {year}: "
+        description=f"Bar chart of refugees from {named} by country of asylum at the end of {year}: "
                     f"{first.country_of_asylum} hosted the most, {first.refugees:,}. The {len(data)} countries shown "
                     f"hosted {share:.0%} of all {rows['refugees'].sum():,.0f}.",
         chart=chart, data=data, sources=sources_of(con, ids),
@@ -399,24 +401,30 @@ def refugees_over_time(con) -> ChartSpec | None:
     if found is None:
         return None
     origin, _ = found
+    named = name_of(origin)
     rows = con.execute(
         """SELECT year, sum(refugees) AS refugees, count(*) AS countries, flatten(list(obs_ids)) AS obs_ids
            FROM refugees_by_asylum WHERE origin_iso3 = ? AND refugees IS NOT NULL
            GROUP BY year ORDER BY year""", [origin]).df()
+    years = rows["year"].astype("int64")
     data = tidy(pd.DataFrame({"year": rows["year"].astype("Int64"), "refugees": whole(rows["refugees"]),
-                              "countries_of_asylum": rows["countries"].astype("Int64")}))
+                              "countries_of_asylum": rows["countries"].astype("Int64"),
+                              # a run of consecutive years: the line is not drawn across years without figures
+                              "run": (years.diff().fillna(1) > 1).cumsum().astype("int64") + 1}))
     chart = alt.Chart(data).mark_line(color=BLUE, point=True).encode(
-        x=alt.X("year:O", title=None, axis=alt.Axis(labelAngle=0, values=[int(y) for y in data["year"] if int(y) % 5 == 0])),
-        y=alt.Y("refugees:Q", title=f"refugees from {origin}", axis=alt.Axis(format="~s")),
-        tooltip=["year:O", alt.Tooltip("refugees:Q", format=","), "countries_of_asylum:Q"],
+        x=alt.X("year:Q", title=None, scale=alt.Scale(zero=False), axis=alt.Axis(format="d", labelAngle=0)),
+        y=alt.Y("refugees:Q", title=f"refugees from {named}", axis=alt.Axis(format="~s")),
+        detail="run:N",
+        tooltip=[alt.Tooltip("year:Q", format="d"), alt.Tooltip("refugees:Q", format=","), "countries_of_asylum:Q"],
     ).properties(width="container", height=260)
     peak = data.loc[data["refugees"].astype("float").idxmax()]
     ids = sorted({i for ids in rows["obs_ids"] for i in ids})
     return ChartSpec(
-        name="refugees_over_time", title=f"Refugees from {origin}, year by year",
+        name="refugees_over_time", title=f"Refugees from {named}, year by year",
         subtitle="People, a stock at the end of each year, all countries of asylum together.",
-        description=f"Line chart of refugees from {origin} at the end of each year from {data['year'].min()} to "
+        description=f"Line chart of refugees from {named} at the end of each year from {data['year'].min()} to "
                     f"{data['year'].max()}; the highest is {peak.refugees:,} at the end of {peak.year}.",
         chart=chart, data=data, sources=sources_of(con, ids),
         method="The countries of asylum are different places, so their stocks add up; for each country and year one "
-               "source is used, never two.", height=260)
+               "source is used, never two. Years without figures are left blank: the line is not drawn across them.",
+        height=260)
