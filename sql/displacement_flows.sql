@@ -68,7 +68,8 @@ cumulative AS (
         lag(value_low) OVER w AS prev_low,
         lag(value_high) OVER w AS prev_high,
         lag(period_end) OVER w AS prev_end,
-        lag(obs_id) OVER w AS prev_obs_id
+        lag(obs_id) OVER w AS prev_obs_id,
+        lag(qualifier) OVER w AS prev_qualifier
     FROM runs
     WHERE obs_id NOT IN (SELECT obs_id FROM straddled)
     WINDOW w AS (PARTITION BY reporting_series, role, run_no ORDER BY period_end, published_on, obs_id)
@@ -76,7 +77,18 @@ cumulative AS (
 pieces AS (
     SELECT
         series, reporting_series, role, source_id, source_org, metric, population, unit, area, area_level,
-        country_iso3, admin1_name, published_on, qualifier,
+        country_iso3, admin1_name, published_on,
+        -- a difference is as qualified as its two points allow: "more than 400,000" less an exact 200,000 is more
+        -- than 200,000; an exact figure less "at least" one is at most the difference; two bounds the same way
+        -- ("more than" less "more than") bound nothing, and the difference is only approximate
+        CASE
+            WHEN prev_end IS NULL OR prev_qualifier = 'exact' THEN qualifier
+            WHEN qualifier = 'exact' AND prev_qualifier = 'at_least' THEN 'up_to'
+            WHEN qualifier = 'exact' AND prev_qualifier = 'more_than' THEN 'less_than'
+            WHEN qualifier = 'exact' AND prev_qualifier = 'up_to' THEN 'at_least'
+            WHEN qualifier = 'exact' AND prev_qualifier = 'less_than' THEN 'more_than'
+            ELSE 'approximately'
+        END AS qualifier,
         CASE WHEN prev_end IS NULL THEN period_start ELSE prev_end + INTERVAL 1 DAY END::DATE AS period_start,
         period_end,
         CASE WHEN prev_end IS NULL THEN 'first_point' ELSE 'difference' END AS kind,

@@ -439,3 +439,19 @@ def test_a_count_with_a_fraction_is_set_aside(tmp_path, value, low, high, column
     assert result.rejected[["line", "column_name", "rule"]].values.tolist() == [[3, column, "whole_number"]]
     assert "a dot is read as a decimal point" in result.rejected["message"].iloc[0]
     assert result.observations["value_best"].tolist() == [7.0]  # 7.0 is a whole number, written with a point
+
+
+# ---- sql/displacement_flows.sql: a difference of two qualified totals carries the qualifier they allow ----
+
+@pytest.mark.parametrize("first, second, expected", [
+    ("exact", "more_than", "more_than"), ("exact", "approximately", "approximately"),
+    ("more_than", "more_than", "approximately"), ("at_least", "exact", "up_to"), ("up_to", "exact", "at_least"),
+])
+def test_a_difference_is_as_qualified_as_its_two_points_allow(tmp_path, first, second, expected):
+    cum = dict(basis="cumulative")
+    con = build(tmp_path, [fact("Q1", 200, "2020-01-01", "2020-01-10", qualifier=first, published="2020-01-11", **cum),
+                           fact("Q2", 400, "2020-01-01", "2020-01-20", qualifier=second, published="2020-01-21",
+                                **cum)])
+    got = con.execute("""SELECT kind, qualifier, value_best FROM displacement_flows WHERE area = ?
+                         ORDER BY period_start""", [PLACE]).fetchall()
+    assert got == [("first_point", first, 200.0), ("difference", expected, 200.0)]
