@@ -301,7 +301,9 @@ def test_cli_json_report_for_a_partly_bad_file(tmp_path):
 def test_cli_says_when_the_build_would_refuse_a_readable_file(tmp_path):
     """validate applies the build's per-file checks too: a record key on two rows, or no row accepted,
     stops the build, so validate names the rows and exits 1 (2 stays for a file it cannot read)."""
-    repeated = write(tmp_path, "repeated.csv", "\n".join([HEADER, *ROWS, ROWS[0]]) + "\n")
+    # the first row's record again with another figure: which is true? (the same row twice is only a repeat)
+    repeated = write(tmp_path, "repeated.csv", "\n".join([HEADER, *ROWS, ROWS[0].replace(",100000,", ",100001,")])
+                     + "\n")
     proc = cli("validate", str(repeated))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"{repeated}: the build would refuse this file: lines 2 and {len(ROWS) + 2} carry the same record key" \
@@ -318,6 +320,14 @@ def test_cli_says_when_the_build_would_refuse_a_readable_file(tmp_path):
     assert [c["rule"] for c in out["file_checks"]] == ["expect_some_rows_of_each_file_accepted"]
     good = cli("validate", str(FIX / "hapi_idps.csv"))
     assert good.returncode == 0 and "would refuse" not in good.stdout
+
+
+def test_a_row_repeated_as_it_is_is_set_aside_not_a_reason_to_refuse_the_file(tmp_path):
+    repeated = write(tmp_path, "repeated.csv", "\n".join([HEADER, *ROWS, ROWS[0]]) + "\n")
+    proc = cli("validate", str(repeated))
+    assert proc.returncode == 0 and "would refuse" not in proc.stdout, proc.stdout
+    assert (f"{repeated}:{len(ROWS) + 2}: the same record as line 2, repeated (same key, same values); set aside"
+            in proc.stdout), proc.stdout
 
 
 def test_validate_json_is_json_even_for_a_file_it_cannot_read(tmp_path):
@@ -537,7 +547,8 @@ def test_workbook_blank_iso3_is_blamed_on_iso3_not_on_the_country(tmp_path):
 
 
 def test_a_nul_byte_after_the_start_sets_its_line_aside(tmp_path):
-    filler = [ROWS[0].replace("ds-1", f"ds-{i}") for i in range(200)]  # past the first 4 KiB, checked as binary
+    # past the first 4 KiB, checked as binary; each its own round (one record twice is a repeat, set aside)
+    filler = [ROWS[0].replace(",100000,1,", f",100000,{i + 10},") for i in range(200)]
     bad = ROWS[1].replace("Countrywide", "Country\x00wide")
     r = read_path(write(tmp_path, "nul.csv", "\n".join([HEADER, *filler, bad]) + "\n"))
     assert [(x.line, x.rule) for x in r.rejected] == [(202, "binary")]
@@ -608,10 +619,11 @@ def test_a_workbook_whose_sheet_reaches_the_last_cell_is_refused_before_it_is_re
 def test_a_nul_byte_in_a_field_spanning_lines_sets_aside_that_record_only(tmp_path):
     """Blanking the physical line that held a NUL once removed a quoted field's closing quote, and the open
     quote then swallowed every line up to the next quote in the file, silently."""
-    filler = [ROWS[0].replace("ds-1", f"ds-{i}") for i in range(200)]  # past the first 4 KiB
+    # past the first 4 KiB; each its own round (one record twice is a repeat, set aside)
+    filler = [ROWS[0].replace(",100000,1,", f",100000,{i + 10},") for i in range(250)]
     spanning = ROWS[1].replace(",Countrywide monitoring,", ',"Countrywide\nmoni\x00toring",')
     later = ROWS[2].replace(",Countrywide monitoring,", ',"Countrywide monitoring",')
-    rows = [*filler, spanning, *filler[:50], later]
+    rows = [*filler[:200], spanning, *filler[200:], later]
     r = read_path(write(tmp_path, "nul.csv", "\n".join([HEADER, *rows]) + "\n"))
     assert [(x.line, x.rule) for x in r.rejected] == [(202, "binary")]
     assert r.rows_read == len(rows) and len(r.observations) == len(rows) - 1

@@ -236,12 +236,15 @@ def test_a_sudden_drop_in_rows_fails_and_a_small_one_does_not(loaded):
 
 
 def test_repeated_ids_within_a_file_fail_the_readers_suite(tmp_path):
+    """A record key on two rows that differ: nothing tells which row is true, so the file is refused."""
     from pipeline import ingest, warehouse
     from pipeline.expectations import ingest_files
 
     lines = GOOD.read_text(encoding="utf-8").splitlines()
     path = tmp_path / "twice.csv"
-    path.write_text("\n".join(lines[:6] + lines[2:4]) + "\n", encoding="utf-8")
+    at = lines[0].split(",").index("population")
+    changed = [",".join(str(int(c) + 1) if k == at else c for k, c in enumerate(line.split(","))) for line in lines[2:4]]
+    path.write_text("\n".join(lines[:6] + changed) + "\n", encoding="utf-8")
     result = ingest.ingest([path, GOOD])
     con = duckdb.connect()
     warehouse.record_files(con, result.files)
@@ -249,6 +252,25 @@ def test_repeated_ids_within_a_file_fail_the_readers_suite(tmp_path):
     assert not suite.success
     assert [(r["expectation"], r["sample"]) for r in suite.failed] == [("expect_obs_id_unique_within_file", "twice.csv")]
     assert result.observations["obs_id"].is_unique  # kept once in observations
+
+
+def test_a_row_repeated_as_it_is_is_set_aside_and_the_file_goes_through(tmp_path):
+    """The same line twice (same key, same values) is no conflict: the repeat is set aside, naming the line it
+    repeats, and the rest of the file is taken."""
+    from pipeline import ingest, warehouse
+    from pipeline.expectations import ingest_files
+
+    lines = GOOD.read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "twice.csv"
+    path.write_text("\n".join(lines[:6] + lines[2:4]) + "\n", encoding="utf-8")
+    result = ingest.ingest([path])
+    con = duckdb.connect()
+    warehouse.record_files(con, result.files)
+    assert ingest_files.check(con).success
+    assert result.rejected[["line", "rule", "message"]].values.tolist() == [
+        [7, "duplicate", "the same record as line 3, repeated (same key, same values); set aside"],
+        [8, "duplicate", "the same record as line 4, repeated (same key, same values); set aside"]]
+    assert result.files.loc[0, ["rows_read", "rows_accepted", "rows_rejected", "duplicate_ids"]].tolist() == [7, 5, 2, 0]
 
 
 def test_aggregate_suites_catch_a_falling_series_and_totals_that_do_not_reconcile(default_warehouse):

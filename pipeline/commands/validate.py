@@ -2,7 +2,7 @@
 
 Exit 0 when the file could be read and the build would take it (even with rejected rows); 1 when it
 could be read but the build's per-file checks (pipeline/expectations/ingest_files.py) would refuse it: no
-row accepted, or one record key on two rows; an unreadable file or unknown format raises InputError,
+row accepted, or one record key on two rows that differ; an unreadable file or unknown format raises InputError,
 which pipeline/cli.py prints as one line naming the file, with exit code 2 (with --json, a JSON object
 with `readable` false and the `error`, on stdout).
 """

@@ -270,6 +270,53 @@ def detect(s: Sniff):
     raise InputError(f"{s.path}: unknown format: a {what}, which no reader recognises")
 
 
+REPEAT_RULE = "duplicate"
+
+
+def repeat_message(unit: str, first: int) -> str:
+    return f"the same record as {unit} {first}, repeated (same key, same values); set aside"
+
+
+def repeated_rows(obs, key_columns=("obs_id",)) -> dict[int, int]:
+    """The rows that only repeat an earlier row of the same file: {later row: first row}. A row is a repeat
+    when each of its observations has the key of one on an earlier row and every value the same (its row
+    number apart). Rows that share a key but differ are not repeats: nothing tells which is true (the
+    build refuses such a file)."""
+    import pandas as pd
+
+    ids = obs["obs_id"]
+    if not len(obs) or not ids.duplicated().any():
+        return {}
+    rest = [c for c in obs.columns if c != "ingest_row"]
+    firsts: dict[int, int] = {}
+    conflicting: set[int] = set()
+    for _, group in obs.loc[ids.duplicated(keep=False)].groupby("obs_id", sort=False):
+        group = group.sort_values("ingest_row")
+        values = [tuple(None if pd.isna(v) else v for v in row) for row in group[rest].itertuples(index=False)]
+        lines = [int(x) for x in group["ingest_row"]]
+        if all(v == values[0] for v in values[1:]):
+            firsts.update({line: lines[0] for line in lines[1:] if line != lines[0]})
+        else:
+            conflicting.update(lines)
+    # a row is a repeat only when none of its observations conflicts, and every one of them repeats
+    repeated = set(ids[ids.duplicated(keep=False)])
+    return {line: first for line, first in firsts.items() if line not in conflicting
+            and obs.loc[obs["ingest_row"] == line, "obs_id"].isin(repeated).all()}
+
+
+def _set_aside_repeats(result: ReadResult, unit: str) -> ReadResult:
+    from pipeline.schema import Rejection
+
+    later = repeated_rows(result.observations)
+    if later:
+        result.observations = result.observations.loc[~result.observations["ingest_row"].isin(list(later))]
+        result.rejected = sorted(result.rejected + [Rejection(result.file, line, None, REPEAT_RULE,
+                                                              repeat_message(unit, first))
+                                                    for line, first in later.items()],
+                                 key=lambda r: (r.file, r.line or 0, r.column or ""))
+    return result
+
+
 def read_path(path: str | Path) -> ReadResult:
     s = sniff(path)
     reader = detect(s)
@@ -277,7 +324,8 @@ def read_path(path: str | Path) -> ReadResult:
         result = reader.read(s)
         if s.kind == "json":
             result.row_unit = "record"
-        return result
+        # a workbook's rows are numbered sheet by sheet: a row number does not name one row of the file
+        return result if s.kind == "xlsx" else _set_aside_repeats(result, result.row_unit)
     except InputError:
         raise
     except MemoryError:
