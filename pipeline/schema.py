@@ -168,6 +168,8 @@ class ReadResult:
     rejected: list[Rejection] = field(default_factory=list)
     # what a rejection's `line` counts: a CSV's lines (header = line 1), or a JSON file's records (from 1)
     row_unit: str = "line"
+    # header cells read under a reader's own name (case or separators apart): cell -> name
+    renamed: dict[str, str] = field(default_factory=dict)
 
     @property
     def rows_rejected(self) -> int:

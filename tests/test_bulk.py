@@ -373,3 +373,17 @@ def test_a_nul_byte_past_the_first_64_kib_takes_the_exact_route_which_sets_its_l
     nul = fast.rejected[fast.rejected["rule"] == "binary"]
     assert list(nul["line"]) == [len(rows) + len(filler) + 2]
     assert not fast.observations["notes"].fillna("").str.contains("\x00").any()
+
+
+def test_a_column_named_but_for_case_is_read_the_same_both_ways(tmp_path, routes):
+    path = tmp_path / "acled_renamed.csv"
+    header, rest = EDGE.split("\n", 1)
+    assert "civilian_targeting" in header
+    path.write_text(header.replace("civilian_targeting", "Civilian Targeting") + "\n" + rest, encoding="utf-8")
+    fast, exact, took = routes([path])
+    assert took == ["acled_renamed.csv"]
+    assert_same(fast, exact)
+    plain = tmp_path / "acled_plain.csv"
+    plain.write_text(EDGE, encoding="utf-8")
+    want = ingest.ingest([plain], bulk_min_bytes=0).observations
+    assert (fast.observations["population"] == "civilians").sum() == (want["population"] == "civilians").sum() > 0

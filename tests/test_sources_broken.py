@@ -290,7 +290,8 @@ def test_cli_json_report_for_a_partly_bad_file(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert set(out) == {"file", "readable", "format", "rows_read", "rows_accepted", "rows_rejected", "errors",
-                        "file_checks"}
+                        "file_checks", "renamed_columns"}
+    assert out["renamed_columns"] == {}
     assert out["file"] == str(p) and out["readable"] is True
     assert (out["format"], out["rows_read"], out["rows_accepted"], out["rows_rejected"]) == ("hapi-idps", 6, 5, 1)
     assert out["errors"] == [{"line": 4, "column": "population", "rule": "number", "message": "expected a number",

@@ -7,6 +7,8 @@ import importlib.util
 import io
 import json
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -350,3 +352,38 @@ def test_the_readme_example_reader_reads_and_sets_aside_as_it_says(tmp_path):
     assert r.rows_read == 4 and sorted(r.observations["ingest_row"]) == [2, 5]
     assert [(x.line, x.column, x.rule) for x in r.rejected] == [(3, "arrivals", "number"), (4, None, "shape")]
     assert r.observations["value_best"].tolist() == [1200, 450]
+
+
+@pytest.mark.parametrize("name, before, after", [
+    ("unhcr_population.csv", "refugees,asylum_seekers", "Refugees,Asylum-Seekers"),
+    ("acled_events.csv", "civilian_targeting", "Civilian Targeting"),
+    ("dtm_export_plain.csv", "admin1Pcode", "admin1PCode"),
+])
+def test_a_column_named_but_for_case_or_separators_is_read_and_said_to_be(tmp_path, name, before, after):
+    """A header cell that differs from the reader's name only in case, spaces, underscores or hyphens used to
+    go unread without a word: UNHCR's refugee figures vanished, ACLED's civilians became everyone."""
+    text = (FIX / name).read_text(encoding="utf-8")
+    header, rest = text.split("\n", 1)
+    assert before in header
+    path = tmp_path / name
+    path.write_text(header.replace(before, after) + "\n" + rest, encoding="utf-8")
+    got, want = read_path(path), read_path(FIX / name)
+    cols = ["metric", "population", "value_best", "admin1_code", "period_start", "country_iso3"]
+    assert got.observations[cols].equals(want.observations[cols]) and len(got.observations) == EXPECTED[name][3]
+    assert got.renamed == dict(zip(after.split(","), before.split(",")))
+    proc = subprocess.run([str(Path(sys.executable).parent / "displacement"), "validate", str(path)],
+                          capture_output=True, text=True)
+    assert f"column {after.split(',')[0]!r} is read as {before.split(',')[0]!r}" in proc.stdout, proc.stdout
+
+
+def test_a_column_is_renamed_only_onto_a_name_a_reader_reads_and_the_file_lacks(monkeypatch):
+    from pipeline.sources import detect
+
+    assert detect.canonical_header(["COUNTRY", "Fatalities", "Notes Of Mine"]) == {0: "country", 1: "fatalities"}
+    assert detect.canonical_header(["Refugees", "refugees"]) == {}  # the reader's own name is there already
+    # two readers' names alike but for case ("Country" and "country"): neither is the other's misspelling
+    import types
+
+    monkeypatch.setattr(detect, "readers", lambda: [types.SimpleNamespace(COLUMNS={"Country", "Events"}),
+                                                    types.SimpleNamespace(COLUMNS={"country"})])
+    assert detect.canonical_header(["COUNTRY", "EVENTS"]) == {1: "Events"}

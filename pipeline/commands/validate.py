@@ -61,6 +61,7 @@ def report(path) -> dict:
         "rows_rejected": int(result.rows_rejected),
         "errors": errors,
         "file_checks": file_checks(result, unit),
+        "renamed_columns": dict(result.renamed),
     }
     if out["rows_read"] != out["rows_accepted"] + out["rows_rejected"]:  # the invariant, never silently broken
         raise InputError(f"{path}: internal count mismatch ({out['rows_read']} read, {out['rows_accepted']} "
@@ -96,6 +97,8 @@ def run(args) -> int:
     w(f"  rows read      {out['rows_read']:>10,}\n")
     w(f"  rows accepted  {out['rows_accepted']:>10,}  ({observations:,} observations)\n")
     w(f"  rows rejected  {out['rows_rejected']:>10,}\n")
+    for cell, name in out["renamed_columns"].items():
+        w(f"  {args.file}: line 1: column {cell!r} is read as {name!r} (the same name but for case or separators)\n")
     if out["rows_read"] == 0:
         w(f"  {args.file}: no data rows (the JSON holds no records)\n" if unit == "record"
           else f"  {args.file}: no data rows (the file has only a header)\n")

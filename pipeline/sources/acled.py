@@ -37,6 +37,7 @@ EVENT_NEEDED = {"event_id_cnty", "event_date", "fatalities"}
 EVENTS_TITLE = "ACLED event data"
 EVENT_COLS = ["event_id_cnty", "event_date", "time_precision", "fatalities", "civilian_targeting", "event_type",
               "sub_event_type", "disorder_type", "country", "iso3", "admin1", "admin2", "admin3", "location"]
+COLUMNS = set(EVENT_COLS)  # every column the event reader reads (see hapi.COLUMNS; a workbook's are its own)
 
 def _one_country(name: str) -> str | None:
     text = name.strip().lower()

@@ -169,6 +169,10 @@ def prescan(path: Path, *, min_bytes: int | None = None) -> Prescan | None:
     header = [c.strip() for c in rows[0]] if rows else []
     if not header or any(not c or c.startswith("Unnamed: ") for c in header) or len(set(header)) != len(header):
         return None
+    from pipeline.sources.detect import canonical_header
+
+    renamed = canonical_header(header)  # as sniff reads the header for the exact route
+    header = [renamed.get(i, h) for i, h in enumerate(header)]
     second = rows[1] if len(rows) > 1 else []
     return Prescan(path=path, sha256="", size=size, lines=-1, header=header, second_row=second)
 

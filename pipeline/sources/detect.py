@@ -184,7 +184,15 @@ def sniff(path: str | Path) -> Sniff:
         raise InputError(f"{path}: the file is empty")
     header = [h.strip() for h in rows[0]]
     second = rows[1] if len(rows) > 1 else []
-    return Sniff(path=path, sha256=sha, kind="csv", text=text, encoding=encoding, header=header, second_row=second)
+    renamed = canonical_header(header)
+    if renamed and '"' not in first_line and len(first_line) < textio.MAX_LINE:
+        # the header line is rewritten, so that every reader reads the names
+        header = [renamed.get(i, h) for i, h in enumerate(header)]
+        text = ",".join(header) + ("\r" if first_line.endswith("\r") else "") + text[len(first_line):]
+    else:
+        renamed = {}
+    return Sniff(path=path, sha256=sha, kind="csv", text=text, encoding=encoding, header=header, second_row=second,
+                 renamed={rows[0][i].strip(): name for i, name in renamed.items()})
 
 
 def _sniff_xlsx(path: Path, sha: str, data: bytes) -> Sniff:
@@ -201,6 +209,37 @@ def _sniff_xlsx(path: Path, sha: str, data: bytes) -> Sniff:
 
 # most specific first; facts before hapi, and the HXL fallback must stay last
 READERS = ("facts", "hapi", "dtm", "acled", "idmc", "unhcr", "ucdp", "empty", "hxl")
+
+
+def _column_key(name: str) -> str:
+    return re.sub(r"[\W_]+", "", name).casefold()
+
+
+def _known_columns() -> tuple[frozenset[str], dict[str, str]]:
+    """Every column some reader reads (its COLUMNS), and each one's key (case and separators aside) when no
+    other column has the same key ("Country" and "country" are two readers' own: neither is a renaming)."""
+    names = set().union(*(getattr(r, "COLUMNS", set()) for r in readers()))
+    by_key: dict[str, set[str]] = {}
+    for name in names:
+        by_key.setdefault(_column_key(name), set()).add(name)
+    return frozenset(names), {k: next(iter(v)) for k, v in by_key.items() if len(v) == 1}
+
+
+def canonical_header(header: list[str]) -> dict[int, str]:
+    """The header cells to read under a reader's own name: {position: name}, for a cell that differs from a
+    column some reader reads only in case, spaces, underscores or hyphens ("Refugees", "civilian targeting",
+    "admin1PCode"), when the file has no cell of that name already. Otherwise such a column would go unread
+    without a word: a figure column, or one that says who was counted."""
+    names, by_key = _known_columns()
+    present = set(header)
+    out: dict[int, str] = {}
+    for i, cell in enumerate(header):
+        if cell in names:
+            continue
+        target = by_key.get(_column_key(cell))
+        if target is not None and target not in present and target not in out.values():
+            out[i] = target
+    return out
 
 
 def readers() -> list:
@@ -324,6 +363,7 @@ def read_path(path: str | Path) -> ReadResult:
         result = reader.read(s)
         if s.kind == "json":
             result.row_unit = "record"
+        result.renamed = dict(s.renamed)
         # a workbook's rows are numbered sheet by sheet: a row number does not name one row of the file
         return result if s.kind == "xlsx" else _set_aside_repeats(result, result.row_unit)
     except InputError:

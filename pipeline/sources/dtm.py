@@ -17,6 +17,9 @@ FORMAT = "dtm"
 URL = "https://dtm.iom.int/data-and-analysis/dtm-api"
 NEEDED = {"numPresentIdpInd", "admin0Pcode", "reportingDate"}
 HINTS = {"operation", "roundNumber", "adminLevel", "admin1Pcode"}
+# every column the reader reads (see hapi.COLUMNS)
+COLUMNS = NEEDED | HINTS | {"admin1Name", "admin2Name", "admin2Pcode", "assessmentType", "displacementReason", "id",
+                           "idpOriginAdmin1Name", "idpOriginAdmin1Pcode"}
 NOT_AVAILABLE = {"not available", "n/a", "na", "none", "unknown"}
 
 

@@ -16,6 +16,8 @@ REQUIRED = ("fact_id", "metric", "basis", "unit", "value", "qualifier", "period_
 SAME = ("metric", "basis", "population", "unit", "qualifier", "period_start", "period_end", "date_precision",
         "published_on", "country_iso3", "admin1_code", "admin1_name", "admin2_code", "admin2_name", "place",
         "origin_iso3", "role", "source_org", "source_title", "source_url", "notes", "household_size")
+# every column the reader reads (see hapi.COLUMNS)
+COLUMNS = set(REQUIRED) | set(SAME) | {"source_id", "value_low", "value_high", "place_as_published"}
 
 
 def detect(s: Sniff) -> bool:

@@ -28,6 +28,11 @@ REFUGEES = {"population_group", "population", "origin_location_code", "asylum_lo
 CONFLICT = {"event_type", "events", "fatalities", "location_code", "reference_period_start"}
 EVENT_TYPES = {"civilian_targeting", "demonstration", "political_violence"}
 KINDS = {"idps": IDPS, "refugees": REFUGEES, "conflict-events": CONFLICT}
+# every column the reader reads: a header cell that differs from one only in case or separators is read as it
+# (pipeline/sources/detect.py, canonical_header)
+COLUMNS = IDPS | REFUGEES | CONFLICT | {
+    "admin1_code", "admin1_name", "admin2_code", "admin2_name", "admin_level", "age_range", "assessment_type",
+    "gender", "provider_admin1_name", "provider_admin2_name", "reference_period_end", "warning", "error"}
 
 GROUPS = {"REF": ("refugees", "stock"), "ROC": ("refugees", "stock"), "ASY": ("asylum_seekers", "stock"),
           "IDP": ("idps_present", "stock"), "IOC": ("idps_present", "stock"), "RET": ("returned", "flow")}

@@ -21,6 +21,8 @@ URL = "https://www.internal-displacement.org/database/idu"
 NEEDED = {"figure", "iso3", "displacement_start_date"}
 HINTS = {"displacement_type", "qualifier", "displacement_end_date", "event_name"}
 WRAPPERS = ("results", "data", "items")
+# every column the reader reads (see hapi.COLUMNS)
+COLUMNS = NEEDED | HINTS | {"created_at", "displacement_date", "id", "locations_name", "role", "type"}
 
 
 def _is_idu(columns: set[str]) -> bool:

@@ -38,6 +38,7 @@ class Sniff:
     second_row: list[str] = field(default_factory=list)
     json_obj: object = None
     sheet_names: list[str] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)  # header cell -> the reader's name it is read as
 
     @property
     def has_hxl_row(self) -> bool:

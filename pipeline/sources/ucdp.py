@@ -22,6 +22,8 @@ NEEDED = {"best", "low", "high", "date_start", "date_end"}
 HINTS = {"deaths_civilians", "date_prec", "type_of_violence", "where_prec", "conflict_new_id"}
 USE = ["id", "best", "low", "high", "deaths_civilians", "date_start", "date_end", "date_prec", "country", "iso3",
        "adm_1", "adm_2", "where_description", "type_of_violence", "conflict_name", "relid"]
+# every column the reader reads (see hapi.COLUMNS)
+COLUMNS = set(USE) | NEEDED | HINTS
 PRECISION = {"1": "day", "2": "week", "3": "week", "4": "month", "5": "year"}
 VIOLENCE = {"1": "state-based", "2": "non-state", "3": "one-sided"}
 

@@ -30,6 +30,8 @@ FIGURES = {  # column -> (metric, basis, note)
     "returned_idps": ("returned", "flow", "returned IDPs"),
 }
 COUNTRY_LIST = {"iso_code", "unhcr_code", "name", "unhcr_region"}
+# every column the reader reads (see hapi.COLUMNS)
+COLUMNS = set(FIGURES) | {"year", "coo_iso", "coa_iso", "coo", "coa", "coo_name", "coa_name", "total"}
 
 
 def _origin(columns: set[str]) -> bool:
