@@ -80,6 +80,8 @@ def ingest_into(con, paths: list[Path], *, bulk_min_bytes: int | None = None) ->
 
     read_ahead()
     files, spans = [], []  # spans: the table of each file's observations and their rowids there
+    # each file's set-aside rows, stored after _drop_repeats, which may add a bulk file's repeated rows to them
+    deferred: list[list[pd.DataFrame]] = []
     # Bulk files load two at a time, each on a cursor of its own, while this thread takes the files in
     # order: one file's Python and single-threaded steps then leave the cores to the other's DuckDB work
     # (the 5 ACLED files of the 5M benchmark: 9.6-9.8 s against 9.8-11.4 s one at a time). Each file has
@@ -109,13 +111,13 @@ def ingest_into(con, paths: list[Path], *, bulk_min_bytes: int | None = None) ->
             summary = None
             if i in loading:
                 summary, rejected = loading.pop(i).result()
-                for frame in rejected if summary is not None else []:
-                    _append(con, "rejected_observations", frame)
+                deferred.append(rejected if summary is not None else [])
             if summary is None:
                 future = ahead.pop(i, None)
                 outcome = future.result() if future is not None else _read(path, read_path)
                 read_ahead()
-                summary = _exact(con, path, outcome)
+                deferred.append([])
+                summary = _exact(con, path, outcome, deferred[-1])
             files.append(summary)
             spans.append((summary.get("table") or "observations", start, _next_rowid(con)))
     finally:
@@ -126,7 +128,10 @@ def ingest_into(con, paths: list[Path], *, bulk_min_bytes: int | None = None) ->
         scans.shutdown(cancel_futures=True)
         for cur in cursors:
             cur.close()
-    _drop_repeats(con, files, spans)
+    _drop_repeats(con, files, spans, deferred)
+    for frames in deferred:  # in file order, each file's in line order
+        for frame in frames:
+            _append(con, "rejected_observations", frame)
     branches = [f["branch"] for f in files if f.get("branch")]
     if branches:  # the view over the exact route's rows and each bulk file's own table
         warehouse.run(con, f"ALTER TABLE observations RENAME TO {warehouse.EXACT_TABLE}")
@@ -151,13 +156,14 @@ def _read(path: Path, read_path) -> ReadResult | InputError:
         return exc
 
 
-def _exact(con, path: Path, outcome: ReadResult | InputError) -> dict:
-    """One file read by its reader in pandas (`_read`): its rows appended to the warehouse tables."""
+def _exact(con, path: Path, outcome: ReadResult | InputError, rejected: list) -> dict:
+    """One file read by its reader in pandas (`_read`): its rows appended to `observations`, its set-aside
+    rows to `rejected` (a frame, for the caller to store)."""
     if isinstance(outcome, InputError):
         exc = outcome
         # a table rule, not a row rule: the blocking check fails on it (pipeline/expectations/ingest_files.py)
         rule = "missing_column" if "missing" in str(exc) and "column" in str(exc) else "unreadable"
-        _append(con, "rejected_observations", pd.DataFrame([{
+        rejected.append(pd.DataFrame([{
             "file": path.name, "line": None, "column_name": None, "rule": rule, "message": str(exc), "value": None,
             "format": None, "ingest_sha256": None}], columns=REJECTED_COLUMNS).astype({"line": "Int64"}))
         return {"file": path.name, "format": None, "rows_read": 0, "rows_accepted": 0, "rows_rejected": 0,
@@ -172,7 +178,7 @@ def _exact(con, path: Path, outcome: ReadResult | InputError) -> dict:
     if len(obs):
         _append(con, "observations", obs)
     if len(rej):
-        _append(con, "rejected_observations", rej)
+        rejected.append(rej)
     return {"file": path.name, "format": result.format, "rows_read": result.rows_read,
             "rows_accepted": result.rows_accepted, "rows_rejected": result.rows_rejected, "error": None,
             "sha256": sha, "duplicate_ids": 0}
@@ -186,14 +192,15 @@ def _append(con, table: str, frame: pd.DataFrame) -> None:
         con.unregister("_append_frame")
 
 
-def _drop_repeats(con, files: list[dict], spans: list[tuple[str, int, int]]) -> None:
-    """Count each file's repeated obs_ids (the source's key twice in one file: a table rule the blocking
-    check fails on), then keep every obs_id once, at its row in the last file that has it (the same file
-    dropped twice, or a figure re-delivered, is kept once; a record revised in a later export keeps the
-    revision). One aggregation when nothing repeats, as is usual.
+def _drop_repeats(con, files: list[dict], spans: list[tuple[str, int, int]], rejected: list[list]) -> None:
+    """Set aside a bulk file's rows that only repeat an earlier row of it (the exact route's reader does so
+    in read_path), count each file's repeated obs_ids (the source's key on two rows of one file that
+    differ: a table rule the blocking check fails on), then keep every obs_id once, at its row in the last
+    file that has it (the same file dropped twice, or a figure re-delivered, is kept once; a record revised
+    in a later export keeps the revision). One aggregation when nothing repeats, as is usual.
 
     spans: per file, the table holding its rows (`observations`, or the file's own bulk table) and the
-    range of rowids they took there."""
+    range of rowids they took there. rejected: per file, its set-aside rows (frames), not yet stored."""
     from pipeline.sources.bulk import q as _q
 
     tables = list(dict.fromkeys(t for t, _, _ in spans))
@@ -220,6 +227,7 @@ def _drop_repeats(con, files: list[dict], spans: list[tuple[str, int, int]]) -> 
 
     # the row kept: the last file's (files come in name order, so of exports named by date the newest: ACLED
     # revises an event in place under its id), its first line there
+    found = _set_aside_bulk_repeats(con, files, tables, found, file_of, rejected)
     found = sorted((obs_id, -file_of(t, rowid), line if line is not None else -1, t, rowid)
                    for obs_id, t, rowid, line in found)
     per_file: dict[tuple[int, str], int] = {}
@@ -245,6 +253,43 @@ def _drop_repeats(con, files: list[dict], spans: list[tuple[str, int, int]]) -> 
         con.register("_later", pd.DataFrame({"r": rowids}))
         con.execute(f"DELETE FROM {_q(tables[t])} WHERE rowid IN (SELECT r FROM _later)").fetchall()
         con.unregister("_later")
+
+
+def _set_aside_bulk_repeats(con, files, tables, found, file_of, rejected) -> list:
+    """Of the rows whose obs_id repeats (`found`: obs_id, table index, rowid, line), those of a bulk file that
+    repeat an earlier row of the same file in every value are deleted and set aside, with that file's other
+    rejections in line order; returns the rest of `found`."""
+    from pipeline.sources.bulk import q as _q
+    from pipeline.sources.detect import REPEAT_RULE, repeat_message, repeated_rows
+
+    groups: dict[tuple[int, str], list[int]] = {}
+    for obs_id, t, rowid, _ in found:
+        if tables[t] != "observations":
+            groups.setdefault((t, obs_id), []).append(rowid)
+    gone: set[tuple[int, int]] = set()
+    for t in sorted({t for (t, _), rowids in groups.items() if len(rowids) > 1}):
+        rowids = [r for (u, _), rs in groups.items() if u == t and len(rs) > 1 for r in rs]
+        con.register("_maybe", pd.DataFrame({"r": rowids}))
+        rows = con.execute(f"SELECT rowid AS _r, * FROM {_q(tables[t])} WHERE rowid IN (SELECT r FROM _maybe)").df()
+        con.unregister("_maybe")
+        later = repeated_rows(rows.drop(columns="_r"))
+        if not later:
+            continue
+        doomed = rows.loc[rows["ingest_row"].isin(list(later)), "_r"].astype("int64").tolist()
+        con.register("_later", pd.DataFrame({"r": doomed}))
+        con.execute(f"DELETE FROM {_q(tables[t])} WHERE rowid IN (SELECT r FROM _later)").fetchall()
+        con.unregister("_later")
+        gone.update((t, r) for r in doomed)
+        i = file_of(t, doomed[0])
+        f = files[i]
+        frame = pd.DataFrame([(f["file"], line, None, REPEAT_RULE, repeat_message("line", first), None, f["format"],
+                               f["sha256"]) for line, first in sorted(later.items())], columns=REJECTED_COLUMNS)
+        merged = pd.concat([*rejected[i], frame], ignore_index=True)
+        merged = merged.assign(_c=merged["column_name"].fillna("")).sort_values(["line", "_c"], kind="stable")
+        rejected[i] = [merged.drop(columns="_c").reset_index(drop=True)]
+        f["rows_accepted"] -= len(later)
+        f["rows_rejected"] += len(later)
+    return [row for row in found if (row[1], row[2]) not in gone]
 
 
 def ingest(paths: list[Path], *, bulk_min_bytes: int | None = None) -> Ingested:

@@ -238,37 +238,6 @@ def load_raw(con, scan: Prescan, wanted: list[str] | None, table: str = "_bulk_r
     return rows, 2
 
 
-def _set_aside_repeats(con, out: dict, rejected: list | None) -> None:
-    """As read_path does on the exact route: a row that only repeats an earlier row of the file (same key,
-    same values) is set aside, and said to be. One pass over the ids' hashes when nothing repeats."""
-    from pipeline.sources.detect import REPEAT_RULE, repeat_message, repeated_rows
-
-    table = q(out["table"])
-    rows = con.execute(f"WITH h AS (SELECT hash(obs_id) AS h FROM {table} GROUP BY h HAVING count(*) > 1) "
-                       f"SELECT * FROM {table} WHERE hash(obs_id) IN (SELECT h FROM h)").df()
-    later = repeated_rows(rows) if len(rows) else {}
-    if not later:
-        return
-    con.register("_repeats", pd.DataFrame({"line": list(later)}))
-    try:
-        con.execute(f"DELETE FROM {table} WHERE ingest_row IN (SELECT line FROM _repeats)").fetchall()
-    finally:
-        con.unregister("_repeats")
-    frame = pd.DataFrame([(out["file"], line, None, REPEAT_RULE, repeat_message("line", first), None, out["format"],
-                           out["sha256"]) for line, first in sorted(later.items())],
-                         columns=["file", "line", "column_name", "rule", "message", "value", "format", "ingest_sha256"])
-    if rejected is not None:  # with the file's other rejections, in line order as the exact route gives them
-        merged = pd.concat([*rejected, frame], ignore_index=True)
-        merged = merged.assign(_c=merged["column_name"].fillna("")).sort_values(["line", "_c"], kind="stable")
-        rejected[:] = [merged.drop(columns="_c").reset_index(drop=True)]
-    else:
-        con.register("_rejected_frame", frame)
-        con.execute("INSERT INTO rejected_observations SELECT * FROM _rejected_frame").fetchall()
-        con.unregister("_rejected_frame")
-    out["rows_accepted"] -= len(later)
-    out["rows_rejected"] += len(later)
-
-
 def _cut_off(scan: Prescan, window: int = 1 << 16) -> bool:
     """Whether the file ends, with no line break, inside its last row (textio.cut_off): fewer fields than the
     header, or an open quote; also True when its last line is too long to tell here."""
@@ -320,11 +289,9 @@ def load(con, scan: Prescan, reader, body=None, table: str = "observations_bulk"
         read = [c for c in (scan.header if wanted is None else wanted) if c in scan.header]
         ctx = Context(columns=set(read), sha256=scan.sha256)
         spec, fmt = reader.bulk_spec(ctx)
-        out = finalize_sql(con, ctx, spec, fmt=fmt, scan=scan, raw="_bulk_raw_lines", rows_read=rows,
-                           table=table, first_line=first_line, blank=blank_row(read),
-                           rows_table="_bulk_raw", rejected=rejected)
-        _set_aside_repeats(con, out, rejected)
-        return out
+        return finalize_sql(con, ctx, spec, fmt=fmt, scan=scan, raw="_bulk_raw_lines", rows_read=rows,
+                            table=table, first_line=first_line, blank=blank_row(read),
+                            rows_table="_bulk_raw", rejected=rejected)
     except _Unusual:
         return None
     finally:
