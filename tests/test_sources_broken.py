@@ -660,3 +660,19 @@ def test_a_country_code_must_be_a_real_one(tmp_path, code, known):
     else:
         x = only_rejection(r)
         assert (x.line, x.column, x.rule, x.value) == (4, "location_code", "country_code", code)
+
+
+@pytest.mark.parametrize("content, says", [
+    (b'[{"figure": 1},\n]\n', "a comma before a closing bracket: JSON allows no trailing comma"),
+    (b'[{"figure": 1}, {"figure"', "the file seems truncated"),
+    (b"sep=,\nfact_id,value\n1,2\n", "line 1: 'sep=,' is Excel's hint of the separator, not a header; delete that line"),
+    ("location_code,name\nHTI,Gona\u00efves caf\u00e9\n".encode("latin-1"),
+     "or another single-byte encoding (Latin-1, Windows-1252)"),
+])
+def test_a_refused_file_is_refused_for_what_is_wrong_with_it(tmp_path, content, says):
+    """A trailing comma is not a cut-off file; Excel's sep= line is not a header; a single-byte encoding is
+    not named as if it were certainly the one a guess found."""
+    path = write(tmp_path, "odd.json" if content.startswith(b"[") else "odd.csv", content)
+    with pytest.raises(InputError) as exc:
+        read_path(path)
+    assert says in str(exc.value), str(exc.value)

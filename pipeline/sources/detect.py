@@ -156,8 +156,14 @@ def sniff(path: str | Path) -> Sniff:
         try:
             obj = json.loads(stripped)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-                             f"{' (the file seems truncated)' if exc.pos >= len(stripped) - 1 else ''}") from None
+            before = stripped[:exc.pos].rstrip()
+            if before.endswith(",") and stripped[exc.pos:exc.pos + 1] in ("]", "}"):
+                why = " (a comma before a closing bracket: JSON allows no trailing comma)"
+            elif exc.pos >= len(stripped.rstrip()) - 1:
+                why = " (the file seems truncated)"
+            else:
+                why = ""
+            raise InputError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}{why}") from None
         except RecursionError:
             raise InputError(f"{path}: JSON nested too deeply to read") from None
         return Sniff(path=path, sha256=sha, kind="json", text=None, encoding=encoding, json_obj=obj)
@@ -173,6 +179,9 @@ def sniff(path: str | Path) -> Sniff:
         raise InputError(f"{path}: binary content, not a text table")
     text = text.lstrip("\ufeff")
     first_line = text.split("\n", 1)[0][: textio.MAX_LINE]
+    if first_line.strip().lower().startswith("sep="):
+        raise InputError(f"{path}: line 1: {first_line.strip()!r} is Excel's hint of the separator, not a header; "
+                         "delete that line (or save the file again as CSV UTF-8)")
     if first_line.count(",") == 0 and (first_line.count(";") or first_line.count("\t") or first_line.count("|")):
         counts = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
         sep = max(counts, key=first_line.count)

@@ -110,7 +110,11 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
 
         best = from_bytes(data[:65536]).best()
         if best is not None:
-            guess = f"; it looks like {best.encoding}"
+            # one single-byte encoding is hard to tell from another: a guess of cp1250 may well be Latin-1
+            single = not best.encoding.startswith(("utf", "gb", "big5", "shift_jis", "euc", "iso2022", "cp932", "cp936",
+                                                   "cp949", "cp950", "hz", "johab"))
+            guess = (f"; it may be {best.encoding} or another single-byte encoding (Latin-1, Windows-1252)"
+                     if single else f"; it looks like {best.encoding}")
     except Exception:  # a guess only; never let it hide the real message
         pass
     at = utf8_error.start
