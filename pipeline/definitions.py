@@ -26,11 +26,14 @@ located_assets = [
     report_site,
 ]
 
+# with run monitoring on (dagster.yaml), a run still going after this long is ended: it has hung, or its
+# process was killed without the default run launcher seeing it
+MAX_RUNTIME = {"dagster/max_runtime": str(6 * 3600)}
 build_job = dg.define_asset_job(
-    "build", selection=dg.AssetSelection.all() - dg.AssetSelection.assets(fetch_online),
+    "build", selection=dg.AssetSelection.all() - dg.AssetSelection.assets(fetch_online), tags=MAX_RUNTIME,
     description="Ingest (default facts + inbox), validate, aggregate, publish. No network.")
 daily_job = dg.define_asset_job(
-    "daily", selection=dg.AssetSelection.all(),
+    "daily", selection=dg.AssetSelection.all(), tags=MAX_RUNTIME,
     description="Fetch the online sources that have credentials into the inbox, then build and publish.")
 
 # Every warehouse step is in one pool limited to 1, so steps never run side by side anyway: running them in

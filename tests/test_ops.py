@@ -724,6 +724,16 @@ def test_a_failed_build_is_not_run_again_only_a_crashed_one(tmp_path, monkeypatc
     with DagsterInstance.get() as instance:
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
         assert instance.run_retries_retry_on_asset_or_op_failure is False
+        # a run that never starts, or outlives its max_runtime, is ended by the daemon (see the next test)
+        assert instance.run_monitoring_enabled and instance.run_monitoring_start_timeout_seconds == 180
+        assert instance.run_monitoring_settings.get("free_slots_after_run_end_seconds") == 300
+
+
+def test_every_job_has_a_max_runtime_for_run_monitoring_to_end_it():
+    from pipeline.definitions import defs
+
+    for name in ("build", "daily"):
+        assert defs.resolve_job_def(name).tags.get("dagster/max_runtime") == str(6 * 3600), name
 
 
 def test_make_daily_runs_on_an_instance_it_makes_when_missing(tmp_path):
