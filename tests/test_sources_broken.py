@@ -3,6 +3,7 @@ never a traceback, with bounded memory; the good rows of a partly bad file are k
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import io
 import json
@@ -29,6 +30,13 @@ _spec.loader.exec_module(make_xlsx)
 
 GOOD = (FIX / "hapi_idps.csv").read_text()
 HEADER, *ROWS = GOOD.splitlines()
+# three curated figures, invented, in the facts table's own columns
+FACTS_TEXT = (
+    "fact_id,source_id,metric,basis,population,unit,value,qualifier,period_start,period_end,date_precision,"
+    "country_iso3,place,role,source_org,source_title,notes\n"
+    "F1,ocha,displaced,flow,all,people,10,exact,2019-01-01,2019-01-02,day,SYR,X,recommended,OCHA,Flash,\n"
+    "F2,ocha,displaced,flow,all,people,20,exact,2019-01-03,2019-01-04,day,SYR,X,recommended,OCHA,Flash,\n"
+    "F3,ocha,displaced,flow,all,people,30,exact,2019-01-05,2019-01-06,day,SYR,X,recommended,OCHA,Flash,\n")
 
 
 def write(tmp_path, name, content) -> Path:
@@ -676,3 +684,24 @@ def test_a_refused_file_is_refused_for_what_is_wrong_with_it(tmp_path, content, 
     with pytest.raises(InputError) as exc:
         read_path(path)
     assert says in str(exc.value), str(exc.value)
+
+
+def test_a_facts_row_over_the_line_limit_is_set_aside_and_the_rest_read(tmp_path):
+    """The curated figures' reader reads row by row: a 2 MB note once stopped the whole file (exit 2)."""
+    rows = list(csv.reader(io.StringIO(FACTS_TEXT, newline="")))
+    rows[2][rows[0].index("notes")] = "y " * 1_000_000
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    r = read_path(write(tmp_path, "facts.csv", out.getvalue()))
+    assert [(x.line, x.rule) for x in r.rejected] == [(3, "line_length")]
+    assert r.rows_read == len(rows) - 1 and sorted(r.observations["ingest_row"]) == [2, 4]
+
+
+def test_a_field_over_the_limit_across_lines_names_the_row_it_starts_on(tmp_path):
+    rows = list(csv.reader(io.StringIO(FACTS_TEXT, newline="")))
+    rows[2][rows[0].index("notes")] = "x" * 600_000 + "\n" + "x" * 600_000
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    with pytest.raises(InputError, match=r"line 3: a field of this row is over 1,048,576 bytes \(the row runs to "
+                                         r"line 4 at least\)"):
+        read_path(write(tmp_path, "facts.csv", out.getvalue()))

@@ -181,6 +181,10 @@ def csv_rows(text: str, path: Path, *, delimiter: str = ",",
         except StopIteration:
             break
         except csv.Error as exc:
+            if "field larger than field limit" in str(exc):  # a quoted field running over many lines
+                raise InputError(f"{path}: line {start}: a field of this row is over {MAX_FIELD:,} bytes (the row "
+                                 f"runs to line {offset + reader.line_num} at least); the file is not read past it"
+                                 ) from None
             raise InputError(f"{path}: line {offset + reader.line_num}: {exc}") from None
         if reader.line_num >= last and any("\n" in c or "\r" in c for c in row) \
                 and _unclosed(text, start - offset):
@@ -301,6 +305,23 @@ def _long_lines(text: str, data: bytes | None = None) -> list[int]:
     return (np.flatnonzero(lengths > MAX_LINE) + 1).tolist()
 
 
+def set_aside_long_lines(text: str, path, rejected: list, data: bytes | None = None) -> str:
+    """`text` with each physical line longer than MAX_LINE blanked and set aside (rule line_length, appended
+    to `rejected`), so that the rows after it are still read; the same `text` object when there is none."""
+    long = _long_lines(text, data)
+    if not long:
+        return text
+    if 1 in long:
+        raise InputError(f"{path}: line 1: the header line is over {MAX_LINE:,} bytes long")
+    lines = text.split("\n")
+    for n in long:
+        rejected.append(Rejection(str(path), n, None, "line_length",
+                                  f"line {n} is {len(lines[n - 1].encode('utf-8', 'surrogatepass')):,} bytes "
+                                  f"long, over the limit of {MAX_LINE:,}; row set aside"))
+        lines[n - 1] = ""
+    return "\n".join(lines)
+
+
 def read_table(s: Sniff, *, usecols: list[str] | None = None, categorical: bool = False,
                keys: tuple[str, ...] = ()) -> Table:
     """Read a CSV sniff into a frame of strings with true line numbers, the HXL row dropped.
@@ -319,19 +340,10 @@ def read_table(s: Sniff, *, usecols: list[str] | None = None, categorical: bool 
     # file is read row by row, and each record holding one is set aside whole (a record may span lines)
     nul = "\x00" in text
     data = text.encode("utf-8", "surrogatepass") if len(text) > MAX_LINE else None
-    long = _long_lines(text, data)
-    if long:
-        if 1 in long:
-            raise InputError(f"{path}: line 1: the header line is over {MAX_LINE:,} bytes long")
-        lines = text.split("\n")
-        for n in long:
-            rejected.append(Rejection(str(path), n, None, "line_length",
-                                      f"line {n} is {len(lines[n - 1].encode('utf-8', 'surrogatepass')):,} bytes "
-                                      f"long, over the limit of {MAX_LINE:,}; row set aside"))
-            lines[n - 1] = ""
-        text = "\n".join(lines)
-        del lines
-        data = None
+    blanked = set_aside_long_lines(text, path, rejected, data)
+    if blanked is not text:
+        text, data = blanked, None
+    del blanked
     if data is None:
         data = text.encode("utf-8", "surrogatepass")
     frame = None if nul else _fast_frame(data, usecols, categorical, keys)
