@@ -134,15 +134,23 @@ def test_fixtures_same_both_ways(name, routes):
     (lambda t: "\n".join(line + ",x" if i == 1 else line for i, line in enumerate(t.split("\n"))),
      "the first data row one field wider than the header"),
     (lambda t: t + "\n\nSYR20,2023-03-15,1,1,,Battles,,Syria,,,,,\n", "blank lines"),
+    (lambda t: t.replace("Sarmada", "Sar\rmada"), "a carriage return inside a field"),
+    (lambda t: t.replace("SYR8,2023-03-10,1,4,,Battles", "SYR8,2023-03-10,1,4,,Bat\rtles"),
+     "a carriage return inside a field further down"),
 ])
 def test_unusual_files_take_the_exact_route(tmp_path, routes, change, why):
     path = tmp_path / "acled_unusual.csv"
-    path.write_text(change(EDGE), encoding="utf-8")
+    path.write_text(change(EDGE), encoding="utf-8", newline="")
     fast, exact, took = routes([path])
     assert took == [], why
     assert_same(fast, exact)
     if "wider" in why:  # set aside whole, not read with a field dropped
         assert "shape" in set(fast.rejected["rule"]), fast.rejected
+    if "carriage" in why:  # the row set aside once, saying why, not split in two set aside for other reasons
+        line = next(n for n, text in enumerate(EDGE.split("\n"), start=1)
+                    if ("Sarmada" if "further" not in why else "SYR8,2023-03-10") in text)
+        assert fast.rejected.loc[fast.rejected["line"] == line, "rule"].tolist() == ["line_break"]
+        assert fast.files.loc[0, "rows_read"] == len(EDGE.strip().split("\n")) - 1
 
 
 @pytest.mark.parametrize("cut, truncated", [

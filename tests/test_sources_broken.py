@@ -705,3 +705,22 @@ def test_a_field_over_the_limit_across_lines_names_the_row_it_starts_on(tmp_path
     with pytest.raises(InputError, match=r"line 3: a field of this row is over 1,048,576 bytes \(the row runs to "
                                          r"line 4 at least\)"):
         read_path(write(tmp_path, "facts.csv", out.getvalue()))
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_carriage_return_inside_a_field_sets_its_row_aside_whole(tmp_path, newline):
+    """A CR alone in a file of LF or CRLF lines (pasted from an old Mac application) used to end the row there:
+    one row became two, rows read went up by one, and each half was set aside for a wrong reason."""
+    for name, text, line in (("hapi.csv", GOOD, 3), ("facts.csv", FACTS_TEXT, 3)):
+        lines = text.rstrip("\n").split("\n")
+        lines[line - 1] = lines[line - 1].replace(",", ",\r", 1) if name == "hapi.csv" else \
+            lines[line - 1].replace("Flash", "Fla\rsh")
+        path = tmp_path / name
+        path.write_bytes(newline.join(lines).encode() + newline.encode())
+        r = read_path(path)
+        assert [(x.line, x.rule) for x in r.rejected] == [(line, "line_break")], (name, r.rejected)
+        assert r.rows_read == len(lines) - 1 and line not in set(r.observations["ingest_row"])
+        # a file whose every line ends in CR alone (an old Mac file) is read as it is
+        plain = tmp_path / ("mac_" + name)
+        plain.write_bytes("\r".join(text.rstrip("\n").split("\n")).encode() + b"\r")
+        assert not read_path(plain).rejected

@@ -165,7 +165,10 @@ def prescan(path: Path, *, min_bytes: int | None = None) -> Prescan | None:
     lines_head = text.split("\n", 2)
     if len(lines_head) < 2 or '"' in lines_head[0] or "\r" in lines_head[0][:-1]:
         return None  # a quoted header cell could span lines or hold a separator: exact route
-    rows = list(csv.reader(io.StringIO("\n".join(lines_head[:2]) + "\n")))
+    try:
+        rows = list(csv.reader(io.StringIO("\n".join(lines_head[:2]) + "\n")))
+    except csv.Error:  # a carriage return inside the second row, say: the exact route says what is wrong
+        return None
     header = [c.strip() for c in rows[0]] if rows else []
     if not header or any(not c or c.startswith("Unnamed: ") for c in header) or len(set(header)) != len(header):
         return None

@@ -31,7 +31,8 @@ def source_id(org: str) -> str:
 def read(s: Sniff) -> ReadResult:
     pre: list = []
     # a line over the limit is set aside, as read_table does, not left to stop the csv module's reading
-    header, rows = textio.csv_rows(textio.set_aside_long_lines(s.text, s.path, pre), s.path, rejected=pre)
+    text = textio.set_aside_stray_returns(textio.set_aside_long_lines(s.text, s.path, pre), s.path, pre)
+    header, rows = textio.csv_rows(text, s.path, rejected=pre)
     textio.unique_header(header, s.path)
     missing = [c for c in REQUIRED if c not in header]
     if missing:

@@ -322,6 +322,28 @@ def set_aside_long_lines(text: str, path, rejected: list, data: bytes | None = N
     return "\n".join(lines)
 
 
+_STRAY_CR = re.compile(r"\r(?!\n)")
+
+
+def set_aside_stray_returns(text: str, path, rejected: list) -> str:
+    """In a file whose lines end in LF or CRLF, a carriage return alone (pasted from an old Mac application)
+    lies inside a field, but CSV readers end a row there, splitting it in two, each half then set aside for
+    the wrong reason. Each physical line holding one is blanked and set aside whole (rule line_break),
+    saying so; the same `text` object when there is none (a file whose lines all end in CR is read as is)."""
+    if "\r" not in text or "\n" not in text or not _STRAY_CR.search(text):
+        return text
+    lines = text.split("\n")
+    for n, line in enumerate(lines, start=1):
+        if "\r" in line.rstrip("\r") or line.count("\r") > 1:
+            if n == 1:
+                raise InputError(f"{path}: line 1: the header holds a carriage return (CR) inside a cell")
+            rejected.append(Rejection(str(path), n, None, "line_break",
+                                      f"line {n} holds a carriage return (CR) inside a field, which would split the "
+                                      "row in two; row set aside"))
+            lines[n - 1] = ""
+    return "\n".join(lines)
+
+
 def read_table(s: Sniff, *, usecols: list[str] | None = None, categorical: bool = False,
                keys: tuple[str, ...] = ()) -> Table:
     """Read a CSV sniff into a frame of strings with true line numbers, the HXL row dropped.
@@ -340,7 +362,7 @@ def read_table(s: Sniff, *, usecols: list[str] | None = None, categorical: bool 
     # file is read row by row, and each record holding one is set aside whole (a record may span lines)
     nul = "\x00" in text
     data = text.encode("utf-8", "surrogatepass") if len(text) > MAX_LINE else None
-    blanked = set_aside_long_lines(text, path, rejected, data)
+    blanked = set_aside_stray_returns(set_aside_long_lines(text, path, rejected, data), path, rejected)
     if blanked is not text:
         text, data = blanked, None
     del blanked
