@@ -111,8 +111,9 @@ def ingest_into(con, paths: list[Path], *, bulk_min_bytes: int | None = None) ->
             summary = None
             if i in loading:
                 summary, rejected = loading.pop(i).result()
-                deferred.append(rejected if summary is not None else [])
-            if summary is None:
+                if summary is not None:
+                    deferred.append(rejected)
+            if summary is None:  # not tried in bulk, or the bulk route declined it: one list a file either way
                 future = ahead.pop(i, None)
                 outcome = future.result() if future is not None else _read(path, read_path)
                 read_ahead()

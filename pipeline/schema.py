@@ -189,10 +189,6 @@ class InputError(Exception):
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def has_control(text: str) -> bool:
-    return _CONTROL.search(text) is not None
-
-
 def printable(text: str) -> str:
     """Text for a terminal: control characters (an escape sequence in a header cell could retitle the
     window or hide what follows) shown as \\xNN instead of acted on."""

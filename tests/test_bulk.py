@@ -395,3 +395,20 @@ def test_a_column_named_but_for_case_is_read_the_same_both_ways(tmp_path, routes
     plain.write_text(EDGE, encoding="utf-8")
     want = ingest.ingest([plain], bulk_min_bytes=0).observations
     assert (fast.observations["population"] == "civilians").sum() == (want["population"] == "civilians").sum() > 0
+
+
+def test_a_file_the_bulk_route_declines_keeps_every_later_files_rejections_in_order(tmp_path, routes):
+    """A cut-off first file goes the exact way; a second file with a repeated row and a bad date stays bulk.
+    Each file's set-aside rows are stored together, in file order, the same both ways (a declined file once
+    took two places in that order, and the second file's repeat was filed under the first)."""
+    first = tmp_path / "a_first.csv"
+    first.write_text(EDGE.rstrip("\n")[:-9], encoding="utf-8")
+    second = tmp_path / "b_second.csv"
+    second.write_text(EDGE + "SYR60,2023-03-18,1,2,,Battles,,Syria,,,,,\n" * 2, encoding="utf-8")
+    fast, exact, took = routes([first, second])
+    assert took == ["b_second.csv"]
+    assert_same(fast, exact)
+    files = fast.rejected["file"].tolist()
+    assert files == sorted(files) and {"a_first.csv", "b_second.csv"} == set(files)
+    # the second file's two repeats (EDGE's SYR19, and SYR60); the first file's second SYR19 is its cut-off row
+    assert fast.rejected.loc[fast.rejected["rule"] == "duplicate", "file"].tolist() == ["b_second.csv"] * 2

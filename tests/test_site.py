@@ -29,10 +29,16 @@ def test_neutralise_prefixes_formula_text_and_leaves_numbers():
 
 
 def test_safe_json_cannot_close_its_script_element():
-    hostile = {"place": "</script><script>alert(1)</script>", "amp": "a & b", "sep": "x\u2028y", "cmt": "<!--"}
+    hostile = {"place": "</script><script>alert(1)</script>", "amp": "a & b", "sep": "x\u2028y", "cmt": "<!--",
+               "ctl": "Ma\x85arrat\x1b\x7f"}
     text = str(safe_json(hostile))
     assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert not re.search(r"[\x00-\x1f\x7f-\x9f]", text)  # no raw control character in the page either
     assert json.loads(text) == hostile
+    # printed in a page, the chart's JSON is left as it is, and still parses (it was rewritten to \x85 once)
+    from pipeline.site.render import environment
+
+    assert json.loads(environment().from_string("{{ x }}").render(x=safe_json(hostile))) == hostile
 
 
 def test_only_web_links_become_links():

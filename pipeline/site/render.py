@@ -14,6 +14,7 @@ import json
 import math
 import os
 import queue
+import re
 import shutil
 import subprocess
 import sys
@@ -29,18 +30,22 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from pipeline import schema
 from pipeline.charts import ChartSpec, theme
-from pipeline.schema import printable
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_WIDTH = 720
+
+
+# what HTML does not allow of the control characters: all but tab, LF, FF and CR
+_HTML_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 
 
 def safe_json(obj) -> Markup:
     text = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    # DEL and C1 codes, which json.dumps leaves as they are and HTML does not allow: escaped as JSON does
+    text = _HTML_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return Markup(text)
 
 
@@ -88,10 +93,11 @@ def _num(v, digits: int = 0) -> str:
 
 
 def _visible(value):
-    """Every value a template prints: control characters from an input file (ESC, BEL, C1 codes), which HTML does
-    not allow, shown as \\xNN as the terminal shows them; markup stays markup (the escapes hold no `<&"'`)."""
-    if isinstance(value, str) and schema.has_control(value):
-        return Markup(printable(value)) if isinstance(value, Markup) else printable(value)
+    """Every text a template prints: control characters from an input file (ESC, BEL, C1 codes), which HTML does
+    not allow, shown as \\xNN as the terminal shows them (tabs and line breaks stay). Markup is the pipeline's
+    own (safe_json escapes these codes itself) and is left as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup) and _HTML_CONTROL.search(value):
+        return _HTML_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
     return value
 
 
