@@ -83,10 +83,12 @@ pieces AS (
         -- ("more than" less "more than") bound nothing, and the difference is only approximate
         CASE
             WHEN prev_end IS NULL OR prev_qualifier = 'exact' THEN qualifier
-            WHEN qualifier = 'exact' AND prev_qualifier = 'at_least' THEN 'up_to'
-            WHEN qualifier = 'exact' AND prev_qualifier = 'more_than' THEN 'less_than'
-            WHEN qualifier = 'exact' AND prev_qualifier = 'up_to' THEN 'at_least'
-            WHEN qualifier = 'exact' AND prev_qualifier = 'less_than' THEN 'more_than'
+            -- a lower bound less an upper bound (or an exact figure) is a lower bound, strict if either is
+            WHEN qualifier IN ('exact', 'at_least', 'more_than') AND prev_qualifier IN ('up_to', 'less_than') THEN
+                CASE WHEN qualifier = 'more_than' OR prev_qualifier = 'less_than' THEN 'more_than' ELSE 'at_least' END
+            -- an upper bound (or an exact figure) less a lower bound is an upper bound
+            WHEN qualifier IN ('exact', 'up_to', 'less_than') AND prev_qualifier IN ('at_least', 'more_than') THEN
+                CASE WHEN qualifier = 'less_than' OR prev_qualifier = 'more_than' THEN 'less_than' ELSE 'up_to' END
             ELSE 'approximately'
         END AS qualifier,
         CASE WHEN prev_end IS NULL THEN period_start ELSE prev_end + INTERVAL 1 DAY END::DATE AS period_start,

@@ -446,6 +446,8 @@ def test_a_count_with_a_fraction_is_set_aside(tmp_path, value, low, high, column
 @pytest.mark.parametrize("first, second, expected", [
     ("exact", "more_than", "more_than"), ("exact", "approximately", "approximately"),
     ("more_than", "more_than", "approximately"), ("at_least", "exact", "up_to"), ("up_to", "exact", "at_least"),
+    ("up_to", "more_than", "more_than"), ("less_than", "at_least", "more_than"), ("up_to", "at_least", "at_least"),
+    ("more_than", "up_to", "less_than"), ("approximately", "exact", "approximately"),
 ])
 def test_a_difference_is_as_qualified_as_its_two_points_allow(tmp_path, first, second, expected):
     cum = dict(basis="cumulative")

@@ -274,7 +274,10 @@ def test_a_json_payload_without_records_is_read_as_no_rows_not_refused(tmp_path,
 
 
 @pytest.mark.parametrize("payload, found", [('{"status": "ok"}', "a JSON object with keys status"),
-                                            ("[1, 2]", "a JSON list of 2 items")])
+                                            ("[1, 2]", "a JSON list of 2 items"),
+                                            # an API's refusal beside an empty list is no quiet day
+                                            ('{"success": false, "error": {"status": 403}, "data": []}',
+                                             "a JSON object with keys success, error, data")])
 def test_a_json_payload_of_no_known_shape_is_still_refused(tmp_path, payload, found):
     with pytest.raises(InputError, match=f"unknown format: {found}"):
         read_path(write(tmp_path, "odd.json", payload))
@@ -724,3 +727,14 @@ def test_a_carriage_return_inside_a_field_sets_its_row_aside_whole(tmp_path, new
         plain = tmp_path / ("mac_" + name)
         plain.write_bytes("\r".join(text.rstrip("\n").split("\n")).encode() + b"\r")
         assert not read_path(plain).rejected
+
+
+def test_a_short_last_row_is_not_cut_off_when_every_row_is_short_or_a_blank_line_ends_the_file(tmp_path):
+    # every row leaves out its two trailing blank fields (a ragged export): the last, short too, is whole
+    ragged = [HEADER] + [r[:-2] if r.endswith(",,") else r for r in ROWS]
+    assert all(len(r.split(",")) < len(HEADER.split(",")) for r in ragged[1:])
+    r = read_path(write(tmp_path, "ragged.csv", "\n".join(ragged)))
+    assert not [x for x in r.rejected if x.rule == "truncated"] and len(r.observations) == len(ROWS)
+    # the file ends on a line of commas after a whole last row: that line is not a row cut off
+    r = read_path(write(tmp_path, "commas.csv", "\n".join([HEADER, *ROWS]) + "\n" + "," * 19))
+    assert not [x for x in r.rejected if x.rule == "truncated"] and len(r.observations) == len(ROWS)

@@ -173,18 +173,19 @@ def test_acled_workbook(tmp_path):
     assert sorted(obs(r, metric="events")["ingest_row"].tolist()) == [2, 2, 2, 3, 3, 4]  # sheet rows
 
 
-def test_acled_workbook_reads_every_sheet_of_figures_not_only_hdx_three(tmp_path):
-    """A sheet laid out as HDX's (ACLED adding HRP_3, or a user splitting a sheet) is read, never passed over
-    without a word; the terms-of-use sheet is not data."""
+def test_acled_workbook_reads_another_hrp_sheet_and_refuses_a_sheet_of_figures_it_cannot_place(tmp_path):
+    """A sheet ACLED adds (HRP_3) is read as the HRP sheets are; any other sheet of figures (a copy of HRP_1, a
+    part split off) refuses the workbook, naming it: read, it could count figures twice; passed over, lose them."""
     sheets = dict(make_xlsx.ACLED_SHEETS)
     sheets["HRP_3"] = [sheets["HRP_1"][0], ["Yemen", "Taizz", "Al Mudhaffar", "YEM", "YE1514", "YE15", "March",
                                             "2024", 7, 3]]
-    sheets["By country"] = [sheets["Non_HRP"][0], ["Jordan", "March", "2024", 2, 0]]
     r = read_path(make_xlsx.write_xlsx(tmp_path / "syria_political_violence_events_and_fatalities.xlsx", sheets))
-    assert (r.rows_read, r.rows_rejected, len(r.observations)) == (8, 0, 16)
+    assert (r.rows_read, r.rows_rejected, len(r.observations)) == (7, 0, 14)
     yemen = obs(r, metric="killed", country_iso3="YEM").iloc[0]
     assert (yemen["admin2_code"], yemen["value_best"], yemen["notes"]) == ("YE1514", 3, "political violence; sheet HRP_3")
-    assert obs(r, metric="killed", place="Jordan")["country_iso3"].tolist() == ["JOR"]  # no ISO3: by its name
+    sheets["HRP_1 (2)"] = sheets["HRP_1"]
+    with pytest.raises(schema.InputError, match="sheet 'HRP_1 \\(2\\)' holds ACLED figures but is not one of HDX's"):
+        read_path(make_xlsx.write_xlsx(tmp_path / "copy.xlsx", sheets))
 
 
 def test_acled_workbook_rejections_name_the_sheet(tmp_path):
@@ -387,3 +388,25 @@ def test_a_column_is_renamed_only_onto_a_name_a_reader_reads_and_the_file_lacks(
     monkeypatch.setattr(detect, "readers", lambda: [types.SimpleNamespace(COLUMNS={"Country", "Events"}),
                                                     types.SimpleNamespace(COLUMNS={"country"})])
     assert detect.canonical_header(["COUNTRY", "EVENTS"]) == {1: "Events"}
+
+
+def test_renaming_reads_a_quoted_header_keeps_hxl_names_and_refuses_two_candidates(tmp_path):
+    header, rest = (FIX / "acled_events.csv").read_text(encoding="utf-8").split("\n", 1)
+    want = read_path(FIX / "acled_events.csv").observations["population"].tolist()
+    # a header written with every cell quoted (R's write.csv, pandas' QUOTE_ALL) is renamed too
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text(",".join(f'"{c}"' for c in header.replace("civilian_targeting", "Civilian Targeting")
+                               .split(",")) + "\n" + rest, encoding="utf-8")
+    got = read_path(quoted)
+    assert got.renamed == {"Civilian Targeting": "civilian_targeting"}
+    assert got.observations["population"].tolist() == want
+    # the HXL reader reads hashtags: a generic HXL file keeps its own names, which its rejections give
+    hxl = read_path(FIX / "hxl_generic.csv")
+    assert hxl.format == "hxl" and hxl.renamed == {}
+    # two columns that would both be read as one: refused, naming both
+    two = tmp_path / "two.csv"
+    two.write_text(header.replace("civilian_targeting", "Civilian Targeting") + ",civilian-targeting\n" + rest,
+                   encoding="utf-8")
+    with pytest.raises(schema.InputError, match="columns 'Civilian Targeting' and 'civilian-targeting' are both "
+                                         "'civilian_targeting'"):
+        read_path(two)

@@ -121,9 +121,12 @@ def _wave_counts(chart: dict) -> list[str]:
     days a figure covers are its own (a restated count's from its restated start)."""
     out = []
     for last in reversed(displacement.last_counts(chart["spec"].data) if not chart["empty"] else []):
-        passed = "passed" if last["qualifier"] in ("more_than", "at_least") else "reached"
+        q = last["qualifier"]
+        # "passed" says "more than"; any other qualifier is said in words ("reached about 400,000")
+        passed = "passed" if q in ("more_than", "at_least") else \
+            "reached " + displacement.QUALIFIER_WORDS.get(q, {"up_to": "up to ", "less_than": "fewer than "}.get(q, ""))
         start, end = pd.Timestamp(last["own_start"]), pd.Timestamp(last["date"])
-        out.append(f"{last['source_org']}'s count for the wave of {last['span']} {passed} "
+        out.append(f"{last['source_org']}'s count for the wave of {last['span']} {passed.rstrip()} "
                    f"{last['people']:,} people in the {last['days']} days from {start:%-d %B %Y} to {end:%-d %B %Y}.")
     return out
 

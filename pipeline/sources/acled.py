@@ -1,8 +1,9 @@
 """ACLED: the HDX monthly workbooks (sheets HRP_1, HRP_2, Non_HRP) and the event-level CSV export.
 
 Workbook: one row per country (Non_HRP) or admin2 (HRP_*) and month, with `Events` and `Fatalities`:
-two observations, events (unit events) and killed. Any other sheet with those columns is read too (with
-places when it has ISO3, as the HRP sheets); a sheet without them (the terms of use) is not data. The three HDX workbooks (political violence,
+two observations, events (unit events) and killed. Another HRP_n sheet is read as the HRP sheets are;
+any other sheet with those columns refuses the workbook, naming it; a sheet without them (the terms of use)
+is not data. The three HDX workbooks (political violence,
 civilian targeting, demonstrations) share one layout and nothing in their content tells them apart, so
 the file name is used, after detection, only to say which population the fatalities are (civilians
 for civilian targeting) and to note the event family. A row's "line" is the sheet's own row number,
@@ -113,19 +114,24 @@ def _read_workbook(s: Sniff) -> ReadResult:
         raise InputError(f"{s.path}: corrupt or unreadable workbook ({msg})") from None
     family, population = _family(s.path.name)
     parts, pre, rows_read = [], [], 0
-    # HDX's sheets, then any other sheet laid out as they are (a sheet ACLED adds, or one a user split off):
-    # a sheet of data is never passed over unread; a sheet of notes (the terms of use) is not data
+    # HDX's sheets, then another HRP_n sheet (ACLED adding a group of countries); any other sheet of figures
+    # (a copy, a part split off) refuses the workbook: read, it could count figures twice; passed over, lose
+    # them. A sheet of notes (the terms of use) is not data.
     sheets = {n: _sheet_rows(wb, n, s.path) for n in SHEETS if n in s.sheet_names}
     for n in s.sheet_names:
         if n not in sheets:
             header, body = _sheet_rows(wb, n, s.path)
             if SHEET_COLUMNS <= set(header):
+                if not re.fullmatch(r"HRP_\d+", n):
+                    raise InputError(f"{s.path}: sheet {n!r} holds ACLED figures but is not one of HDX's sheets "
+                                     "(HRP_1, HRP_2, ..., Non_HRP): a copy, or a part of one? Remove it, or name it "
+                                     "as HDX does, so that no figure is counted twice or left out")
                 sheets[n] = header, body
     for name, (header, body) in sheets.items():
         if not header:
             continue
         textio.unique_header(header, s.path, f"sheet {name}, row {numbered_header_row(body)}")
-        admin = name in SHEETS[:2] or (name not in SHEETS and "ISO3" in header)  # HRP sheets give places
+        admin = name != "Non_HRP"  # the HRP sheets give places, with ISO3
         needed = ["Country", "Month", "Year", "Events", "Fatalities"] + (["ISO3"] if admin else [])
         missing = [c for c in needed if c not in header]
         if missing:

@@ -174,7 +174,10 @@ def prescan(path: Path, *, min_bytes: int | None = None) -> Prescan | None:
         return None
     from pipeline.sources.detect import canonical_header
 
-    renamed = canonical_header(header)  # as sniff reads the header for the exact route
+    try:
+        renamed = canonical_header(header, path)  # as sniff reads the header for the exact route
+    except textio.InputError:
+        return None  # two columns that would be read as one: the exact route refuses the file, saying so
     header = [renamed.get(i, h) for i, h in enumerate(header)]
     second = rows[1] if len(rows) > 1 else []
     return Prescan(path=path, sha256="", size=size, lines=-1, header=header, second_row=second)

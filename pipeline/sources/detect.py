@@ -7,6 +7,7 @@ expanded in memory under two limits: an absolute size (textio.MAX_BYTES) and an 
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
@@ -193,15 +194,36 @@ def sniff(path: str | Path) -> Sniff:
         raise InputError(f"{path}: the file is empty")
     header = [h.strip() for h in rows[0]]
     second = rows[1] if len(rows) > 1 else []
-    renamed = canonical_header(header)
-    if renamed and '"' not in first_line and len(first_line) < textio.MAX_LINE:
-        # the header line is rewritten, so that every reader reads the names
+    renamed = canonical_header(header, path)
+    line = first_line.rstrip("\r")
+    try:
+        alone = [c.strip() for c in next(csv.reader([line]))] if len(first_line) < textio.MAX_LINE else None
+    except (csv.Error, StopIteration):
+        alone = None
+    original = None
+    if renamed and alone == [h.strip() for h in rows[0]]:
+        # the header is line 1 (not after a blank line) and holds no line break: it is written again with the
+        # readers' names, quoted where need be, so that every reader reads them (read_path undoes it for the
+        # HXL reader, which reads hashtags, not names)
         header = [renamed.get(i, h) for i, h in enumerate(header)]
-        text = ",".join(header) + ("\r" if first_line.endswith("\r") else "") + text[len(first_line):]
+        out = io.StringIO()
+        csv.writer(out, lineterminator="").writerow(header)
+        original, text = first_line, out.getvalue() + first_line[len(line):] + text[len(first_line):]
     else:
         renamed = {}
     return Sniff(path=path, sha256=sha, kind="csv", text=text, encoding=encoding, header=header, second_row=second,
-                 renamed={rows[0][i].strip(): name for i, name in renamed.items()})
+                 renamed={rows[0][i].strip(): name for i, name in renamed.items()}, original_first_line=original)
+
+
+def sniff_without_renaming(s: Sniff) -> Sniff:
+    """The sniff with the file's own header line and names back (see sniff)."""
+    from dataclasses import replace
+
+    end = s.text.find("\n")
+    back = {name: cell for cell, name in s.renamed.items()}
+    return replace(s, text=s.original_first_line + (s.text[end:] if end >= 0 else ""),
+                   header=[back.get(h, h) for h in s.header],
+                   renamed={}, original_first_line=None)
 
 
 def _sniff_xlsx(path: Path, sha: str, data: bytes) -> Sniff:
@@ -234,7 +256,7 @@ def _known_columns() -> tuple[frozenset[str], dict[str, str]]:
     return frozenset(names), {k: next(iter(v)) for k, v in by_key.items() if len(v) == 1}
 
 
-def canonical_header(header: list[str]) -> dict[int, str]:
+def canonical_header(header: list[str], path=None) -> dict[int, str]:
     """The header cells to read under a reader's own name: {position: name}, for a cell that differs from a
     column some reader reads only in case, spaces, underscores or hyphens ("Refugees", "civilian targeting",
     "admin1PCode"), when the file has no cell of that name already. Otherwise such a column would go unread
@@ -246,7 +268,11 @@ def canonical_header(header: list[str]) -> dict[int, str]:
         if cell in names:
             continue
         target = by_key.get(_column_key(cell))
-        if target is not None and target not in present and target not in out.values():
+        if target is not None and target not in present:
+            if target in out.values():  # two columns would be read as one: which holds the figures?
+                other = header[next(k for k, v in out.items() if v == target)]
+                raise InputError(f"{path}: line 1: columns {other!r} and {cell!r} are both {target!r} but for case "
+                                 "or separators; which one to read cannot be told (rename or remove one)")
             out[i] = target
     return out
 
@@ -368,6 +394,9 @@ def _set_aside_repeats(result: ReadResult, unit: str) -> ReadResult:
 def read_path(path: str | Path) -> ReadResult:
     s = sniff(path)
     reader = detect(s)
+    if s.renamed and getattr(reader, "FORMAT", None) == "hxl":
+        # the HXL reader reads hashtags, not names: the file keeps its own names (rejections then name them)
+        s = sniff_without_renaming(s)
     try:
         result = reader.read(s)
         if s.kind == "json":

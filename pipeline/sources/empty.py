@@ -21,8 +21,14 @@ def detect(s: Sniff) -> bool:
     obj = s.json_obj
     if isinstance(obj, list):
         return not obj
-    # an object whose record list is empty; other keys (counts, paging, a status) may stand beside it
-    return isinstance(obj, dict) and textio.json_list(obj, *WRAPPERS) == []
+    # an object whose record list is empty; other keys (counts, paging) may stand beside it, but not an error:
+    # {"success": false, "error": {...}, "data": []} is a refusal, not a quiet day (no reader takes it)
+    return isinstance(obj, dict) and textio.json_list(obj, *WRAPPERS) == [] and not _failed(obj)
+
+
+def _failed(obj: dict) -> bool:
+    return bool(obj.get("error") or obj.get("errors") or obj.get("errorMessages")) or any(
+        obj.get(k) is False for k in ("success", "isSuccess", "ok"))
 
 
 def read(s: Sniff) -> ReadResult:

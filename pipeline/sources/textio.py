@@ -39,6 +39,7 @@ class Sniff:
     json_obj: object = None
     sheet_names: list[str] = field(default_factory=list)
     renamed: dict[str, str] = field(default_factory=dict)  # header cell -> the reader's name it is read as
+    original_first_line: str | None = None  # the file's own header line, when `text` has it renamed
 
     @property
     def has_hxl_row(self) -> bool:
@@ -238,12 +239,23 @@ def _ends_inside(text: str, line: int, width: int) -> str | None:
     physical line `line` (`cut_off`); None when it does not."""
     if not text or text.endswith(("\n", "\r")):
         return None
+    if not text[text.rfind("\n") + 1:].strip(" ,\t\r"):
+        return None  # the file ends on a line of blanks or commas, after the last row: not inside it
     start, lines = len(text), text.count("\n") + 1  # the record begins `lines - line` line breaks before the end
     for _ in range(lines - line + 1):
         start = text.rfind("\n", 0, start)
         if start < 0:
             break
     why = cut_off(text[start + 1:], width)
+    if why is not None and start > 0 and text.count('"', start) % 2 == 0:
+        # a file whose rows leave their trailing blank fields out (ragged) has short rows everywhere: a short
+        # last row says nothing there, so it is judged cut off only when the row before it is whole
+        before = text[text.rfind("\n", 0, start - 1) + 1:start].rstrip("\r")
+        try:
+            if len(next(csv.reader([before]), [])) < width:
+                return None
+        except csv.Error:
+            pass
     return None if why is None else f"{why}, with no line break after it: the file looks cut off; row set aside"
 
 
