@@ -741,8 +741,11 @@ def test_make_daily_runs_on_an_instance_it_makes_when_missing(tmp_path):
     `dagster job execute` refuses a DAGSTER_HOME that does not exist. The target makes the instance from the
     project's dagster.yaml (run retries, the one-step DuckDB pool) before it runs the job."""
     home = tmp_path / "fresh_home"
-    plan = subprocess.run(["make", "-n", "daily", f"DAGSTER_HOME={home}"], cwd=ROOT, capture_output=True, text=True,
-                          check=True).stdout
-    assert plan.rstrip().endswith(".venv/bin/dagster job execute -m pipeline.definitions -j daily")
-    subprocess.run(["make", "instance", f"DAGSTER_HOME={home}"], cwd=ROOT, capture_output=True, text=True, check=True)
+    # as from a shell (under `make test` the outer make's flags would add "Entering directory" lines)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    plan = subprocess.run(["make", "--no-print-directory", "-n", "daily", f"DAGSTER_HOME={home}"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=True).stdout
+    assert plan.rstrip().endswith(".venv/bin/dagster job execute -m pipeline.definitions -j daily"), plan
+    subprocess.run(["make", "--no-print-directory", "instance", f"DAGSTER_HOME={home}"], cwd=ROOT, env=env,
+                   capture_output=True, text=True, check=True)
     assert (home / "dagster.yaml").read_text() == (ROOT / "dagster.yaml").read_text()
