@@ -412,3 +412,15 @@ def test_a_file_the_bulk_route_declines_keeps_every_later_files_rejections_in_or
     assert files == sorted(files) and {"a_first.csv", "b_second.csv"} == set(files)
     # the second file's two repeats (EDGE's SYR19, and SYR60); the first file's second SYR19 is its cut-off row
     assert fast.rejected.loc[fast.rejected["rule"] == "duplicate", "file"].tolist() == ["b_second.csv"] * 2
+
+
+@pytest.mark.parametrize("name", ["dtm_export_hxl.csv", "dtm_export_plain.csv", "acled_events.csv"])
+def test_a_bulk_file_without_data_rows_is_read_as_no_rows(tmp_path, routes, name):
+    """A header (and HXL row) alone once raised a DuckDB binder error on the bulk route: its lookups had no
+    values, so no type."""
+    text = (FIXTURES / name).read_text(encoding="utf-8").split("\n")
+    path = tmp_path / name
+    path.write_text("\n".join(text[:2] if "hxl" in name else text[:1]) + "\n", encoding="utf-8")
+    fast, exact, _ = routes([path])
+    assert_same(fast, exact)
+    assert fast.files.loc[0, "rows_read"] == 0 and len(fast.observations) == 0

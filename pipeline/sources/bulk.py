@@ -289,6 +289,8 @@ def load(con, scan: Prescan, reader, body=None, table: str = "observations_bulk"
         if _cut_off(scan):  # the exact route sets the last row aside, saying why
             return None
         rows, first_line = loaded
+        if rows <= 0:  # no data row (a header and an HXL row): the lookups would have no type; nothing to gain
+            return None
         parsed = rows + (first_line - 2)
         if parsed != scan.lines - 1:  # a quoted field spanning lines: line numbers are not row order
             return None
