@@ -196,12 +196,8 @@ def sniff(path: str | Path) -> Sniff:
     second = rows[1] if len(rows) > 1 else []
     renamed = canonical_header(header, path)
     line = first_line.rstrip("\r")
-    try:
-        alone = [c.strip() for c in next(csv.reader([line]))] if len(first_line) < textio.MAX_LINE else None
-    except (csv.Error, StopIteration):
-        alone = None
     original = None
-    if renamed and alone == [h.strip() for h in rows[0]]:
+    if renamed and len(first_line) < textio.MAX_LINE and _cells(line) == header:
         # the header is line 1 (not after a blank line) and holds no line break: it is written again with the
         # readers' names, quoted where need be, so that every reader reads them (read_path undoes it for the
         # HXL reader, which reads hashtags, not names)
@@ -213,6 +209,14 @@ def sniff(path: str | Path) -> Sniff:
         renamed = {}
     return Sniff(path=path, sha256=sha, kind="csv", text=text, encoding=encoding, header=header, second_row=second,
                  renamed={rows[0][i].strip(): name for i, name in renamed.items()}, original_first_line=original)
+
+
+def _cells(line: str) -> list[str] | None:
+    """The stripped cells of one line read as a CSV row (None when it is not one whole row)."""
+    try:
+        return [c.strip() for c in next(csv.reader([line]))]
+    except (csv.Error, StopIteration):
+        return None
 
 
 def sniff_without_renaming(s: Sniff) -> Sniff:
