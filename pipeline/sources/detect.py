@@ -328,7 +328,7 @@ def detect(s: Sniff):
     elif s.kind == "json":
         from pipeline.sources.textio import first_keys
 
-        near = _near_miss(first_keys(s.json_obj, "data", "result", "results", "items"))
+        near = _near_miss(first_keys(s.json_obj, *textio.RECORD_WRAPPERS))
         if near:
             raise InputError(f"{s.path}: record 1: {near}")
     if s.kind == "csv":

@@ -12,7 +12,6 @@ from pipeline.sources import textio
 from pipeline.sources.textio import Sniff
 
 FORMAT = "json-no-records"
-WRAPPERS = ("data", "result", "results", "items")
 
 
 def detect(s: Sniff) -> bool:
@@ -23,7 +22,7 @@ def detect(s: Sniff) -> bool:
         return not obj
     # an object whose record list is empty; other keys (counts, paging) may stand beside it, but not an error:
     # {"success": false, "error": {...}, "data": []} is a refusal, not a quiet day (no reader takes it)
-    return isinstance(obj, dict) and textio.json_list(obj, *WRAPPERS) == [] and not _failed(obj)
+    return isinstance(obj, dict) and textio.json_list(obj, *textio.RECORD_WRAPPERS) == [] and not _failed(obj)
 
 
 def _failed(obj: dict) -> bool:

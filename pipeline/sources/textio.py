@@ -22,6 +22,8 @@ from pipeline.schema import InputError, Rejection, file_sha256
 MAX_BYTES = 512 * 1024 * 1024  # what we will hold in memory after decompression
 MAX_FIELD = 1024 * 1024  # one CSV field
 MAX_LINE = 1024 * 1024  # one physical line: a longer line is set aside as a rejected row, not parsed
+# the keys under which JSON payloads wrap their list of records ({"data": [...]})
+RECORD_WRAPPERS = ("data", "result", "results", "items")
 
 
 @dataclass
