@@ -689,6 +689,33 @@ def test_a_refused_file_is_refused_for_what_is_wrong_with_it(tmp_path, content, 
     assert says in str(exc.value), str(exc.value)
 
 
+@pytest.mark.parametrize("above, says", [
+    ("\n", "line 1: blank; the header (location_code, has_hrp, in_gho, provider_admin1_name, ...) is on line 2"),
+    (" \r\n\n", "line 1: blank; the header (location_code, has_hrp, in_gho, provider_admin1_name, ...) is on line 3"),
+    (",,,\n", "line 1: commas and no column names; the header (location_code, has_hrp, in_gho, "
+               "provider_admin1_name, ...) is on line 2"),
+    ("Internally displaced persons, Haiti\nExported 2025-01-10\n",
+     "line 1 (Internally displaced persons, Haiti) is not a header any reader knows; line 3 holds the header of "
+     "an HDX HAPI idps table"),
+])
+def test_lines_above_the_header_are_named_with_the_line_the_header_is_on(tmp_path, above, says):
+    """Every reader takes line 1 as the header. A blank line above it used to be reported as "a HAPI payload
+    without the columns of a known endpoint", and a title line as an unknown format with the title for columns:
+    the message now says where the header is and what to delete."""
+    path = write(tmp_path, "idps.csv", above + GOOD)
+    message = refused(path, says)
+    assert "Delete the line(s) above it" in message
+    # the same file without those lines is read
+    assert len(read_path(write(tmp_path, "idps_ok.csv", GOOD)).observations) > 0
+    r = cli("validate", str(path))
+    assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_title_line_above_no_known_header_is_still_an_unknown_format(tmp_path):
+    """Only a known header further down is named: a file of no known format says so, with its line 1."""
+    refused(write(tmp_path, "odd.csv", "A title\nfoo,bar\n1,2\n"), "unknown format: a CSV with columns A title")
+
+
 def test_a_facts_row_over_the_line_limit_is_set_aside_and_the_rest_read(tmp_path):
     """The curated figures' reader reads row by row: a 2 MB note once stopped the whole file (exit 2)."""
     rows = list(csv.reader(io.StringIO(FACTS_TEXT, newline="")))

@@ -193,6 +193,13 @@ def sniff(path: str | Path) -> Sniff:
     if not rows:
         raise InputError(f"{path}: the file is empty")
     header = [h.strip() for h in rows[0]]
+    if not first_line.strip(" \t\r,"):
+        # every reader takes line 1 as the header: a blank line above it would be read as the header, and
+        # every column as missing
+        at = next(i for i, ln in enumerate(text.split("\n"), 1) if ln.strip(" \t\r,"))
+        raise InputError(f"{path}: line 1: {'blank' if not first_line.strip() else 'commas and no column names'}; "
+                         f"the header ({_listed(header)}) is on line {at}. Delete the line(s) above it: the "
+                         "header must be line 1")
     second = rows[1] if len(rows) > 1 else []
     renamed = canonical_header(header, path)
     line = first_line.rstrip("\r")
@@ -317,6 +324,36 @@ def _near_miss(columns: set[str]) -> str | None:
     return f"missing required column(s) {', '.join(best[2])}: it looks like {best[1]}"
 
 
+def _listed(cells: list[str], n: int = 4) -> str:
+    return ", ".join(cells[:n]) + (", ..." if len(cells) > n else "")
+
+
+def _header_further_down(s: Sniff, lines: int = 10) -> tuple[int, str] | None:
+    """(line, what it is) when one of the first lines after line 1 is the header of a known table: a title or
+    a note written above the header, as some exports and hand-made sheets have."""
+    reader = csv.reader(io.StringIO(s.text[: 4 * textio.MAX_LINE], newline=""))
+    start = 1
+    try:
+        for row in reader:
+            line, start = start, reader.line_num + 1
+            if line == 1 or not row:
+                continue
+            if line > lines:
+                break
+            cells = [c.strip() for c in row]
+            try:
+                renamed = canonical_header(cells)
+            except InputError:
+                continue
+            columns = {renamed.get(i, c) for i, c in enumerate(cells)}
+            for label, needed in _signatures().items():
+                if needed <= columns:
+                    return line, label
+    except csv.Error:
+        return None
+    return None
+
+
 def detect(s: Sniff):
     for reader in readers():
         if reader.detect(s):
@@ -325,6 +362,12 @@ def detect(s: Sniff):
         near = _near_miss(set(s.header))
         if near:
             raise InputError(f"{s.path}: line 1: {near}")
+        lower = _header_further_down(s)
+        if lower:
+            line, label = lower
+            raise InputError(f"{s.path}: line 1 ({_listed(s.header)}) is not a header any reader knows; line {line} "
+                             f"holds the header of {label}. Delete the line(s) above it (a title or a note): the "
+                             "header must be line 1")
     elif s.kind == "json":
         from pipeline.sources.textio import first_keys
 
