@@ -110,6 +110,12 @@ def normalise_qualifier(word: object) -> str | None:
     return QUALIFIER_WORDS.get(text)
 
 
+# how a qualifier reads in front of a figure on the site ("more than 948,000"); an exact figure has no word
+QUALIFIER_LABELS: dict[str, str] = {"exact": "", "more_than": "more than", "at_least": "at least",
+                                    "approximately": "about", "estimated": "an estimated", "up_to": "up to",
+                                    "less_than": "fewer than"}
+
+
 def bounds_for(value: float, qualifier: str) -> tuple[float | None, float | None]:
     """Low and high bounds implied by a qualifier: 'more than 948,000' is a lower bound, no upper."""
     if qualifier == "exact":

@@ -65,6 +65,25 @@ def test_every_page_exists_and_links_to_every_other(site):
         assert "<h1 " in html and "http://" not in html.split("<main>")[0]  # no remote scripts or styles
 
 
+def test_chart_tooltips_give_their_dates_in_words(site):
+    """Every tooltip date read "NaN": a `formatType` of "utc" on an ISO date field that Vega-Lite never parses.
+    The SVG exports carry each mark's tooltip in its aria-label, as the browser shows it on hover."""
+    labels = {}
+    for svg in sorted((site / "charts").glob("*.svg")):
+        labels[svg.stem] = re.findall(r'aria-label="([^"]*)"', svg.read_text(encoding="utf-8"))
+    assert not [(name, a) for name, found in labels.items() for a in found if "NaN" in a]
+    day = r"\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (19|20)\d\d"
+    assert any(re.search(r"; up to: " + day, a) for a in labels["cumulative_displacement"])
+    assert any(re.search(r"(^|; )date: " + day, a) for a in labels["displacement_pace"])
+    assert any(re.search(r"; month: (January|February|March|April|May|June|July|August|September|October|"
+                         r"November|December) 20\d\d", a) for a in labels["civilian_deaths_monthly"])
+    # qualifiers in words, as the pages give them, not as codes
+    assert any("; figure is: more than;" in a for a in labels["cumulative_displacement"])
+    assert not [a for found in labels.values() for a in found if "more_than" in a or "approximately" in a]
+    # day one of the winter wave is 1 December 2019 in any time zone: formatted in UTC, as it is stored
+    assert any("counted since: 1 Dec 2019" in a for a in labels["cumulative_displacement"])
+
+
 def test_charts_have_title_once_subtitle_sources_description_and_files(site):
     n = 0
     for slug in SLUGS:

@@ -75,10 +75,19 @@ def x_date(field_: str = "date", title=None, **kw):
                  axis=alt.Axis(format="%b %Y", tickCount=kw.pop("ticks", 6), labelOverlap=True), **kw)
 
 
+def figure_is(qualifiers) -> list[str]:
+    """Each qualifier in words for a tooltip ("more than", "about", "exact"), not as its code."""
+    from pipeline.schema import QUALIFIER_LABELS
+
+    return [(QUALIFIER_LABELS.get(q, "") or "exact").removeprefix("an ") for q in qualifiers]
+
+
 def tip_date(field_: str = "date", title: str = "date"):
     import altair as alt
 
-    return alt.Tooltip(f"{field_}:T", title=title, format=DATE_FORMAT, formatType="utc")
+    # a UTC time unit parses the ISO date and formats it in UTC, so a reader west of Greenwich sees the same
+    # day; formatType="utc" on an unparsed date field showed "NaN" in every tooltip
+    return alt.Tooltip(f"utcyearmonthdate({field_}):T", title=title, format=DATE_FORMAT)
 
 
 def sources_of(con, obs_ids: list[str]) -> list[dict]:

@@ -52,7 +52,7 @@ def monthly_deaths(con, place: str = "Syria", source_id: str = "snhr", start: st
               axis=alt.Axis(format="%b %Y", tickCount=8))
     xc = alt.X("utcyearmonth(month):T", title=None, bandPosition=0.5, scale=alt.Scale(domain=[start, end], type="utc"))
     y = alt.Y("civilians_killed:Q", title="civilians killed in the month")
-    tips = [alt.Tooltip("utcyearmonth(month):T", title="month", format="%B %Y", formatType="utc"),
+    tips = [alt.Tooltip("utcyearmonth(month):T", title="month", format="%B %Y"),
             alt.Tooltip("civilians_killed:Q", title="civilians killed", format=","),
             alt.Tooltip("bounds:N", title="bounds"),
             alt.Tooltip("children_killed:Q", title="of whom children", format=","),

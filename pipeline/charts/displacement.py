@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.charts import (BLUE, GREY, ORANGE, SKY, VERMILLION, ChartSpec, _base, tidy, iso, sources_of, tip_date,
+from pipeline.charts import (BLUE, figure_is, GREY, ORANGE, SKY, VERMILLION, ChartSpec, _base, tidy, iso, sources_of, tip_date,
                              whole, x_date)
 from pipeline.countries import name_of
+from pipeline.schema import QUALIFIER_LABELS
 
 LOWER = "lower bound (\"more than\", \"at least\")"
 APPROX = "approximate or estimated"
@@ -27,8 +28,10 @@ def _day(d) -> str:
     return f"{pd.Timestamp(d):%-d %B %Y}"
 
 
-QUALIFIER_WORDS = {"more_than": "more than ", "at_least": "at least ", "approximately": "about ",
-                   "estimated": "an estimated "}
+def qualifier_words(q) -> str:
+    """The qualifier as it reads before a figure, with its space ("more than "), or "" for an exact figure."""
+    word = QUALIFIER_LABELS.get(q, "")
+    return f"{word} " if word else ""
 
 
 def last_counts(data: pd.DataFrame) -> list[dict]:
@@ -80,6 +83,7 @@ def cumulative(con, place: str = "North-west Syria") -> ChartSpec:
         "date": iso(rows["period_end"]),
         "people": whole(rows["value_best"]),
         "qualifier": rows["qualifier"],
+        "figure_is": figure_is(rows["qualifier"]),
         "kind": rows["qualifier"].map(_kind),
         "role": rows["role"],
         "source_org": rows["source_org"],
@@ -98,7 +102,7 @@ def cumulative(con, place: str = "North-west Syria") -> ChartSpec:
     legend = alt.Legend(title=None, orient="bottom", direction="vertical", labelLimit=460)
     y = alt.Y("people:Q", title="people displaced (cumulative)", axis=alt.Axis(format="~s"))
     tips = [alt.Tooltip("series:N", title="series"), tip_date("counted_since", "counted since"),
-            tip_date("date", "up to"), alt.Tooltip("people:Q", format=","), alt.Tooltip("qualifier:N"),
+            tip_date("date", "up to"), alt.Tooltip("people:Q", format=","), alt.Tooltip("figure_is:N", title="figure is"),
             alt.Tooltip("source_org:N", title="source"), alt.Tooltip("source_title:N", title="document")]
     # the layers share one frame, given once to the layer chart: Altair then neither copies nor hashes each layer
     base = alt.Chart()
@@ -116,7 +120,7 @@ def cumulative(con, place: str = "North-west Syria") -> ChartSpec:
     parts = []
     for last in last_counts(data):
         restated = f", this figure counted from {_day(last['own_start'])}" if last["own_start"] != last["began"] else ""
-        parts.append(f"{QUALIFIER_WORDS.get(last['qualifier'], '')}{last['people']:,} people by {_day(last['date'])}, "
+        parts.append(f"{qualifier_words(last['qualifier'])}{last['people']:,} people by {_day(last['date'])}, "
                      f"day {last['day_of_wave']} of the count that began on {_day(last['began'])} "
                      f"({last['source_org']}{restated})")
     desc = (f"Line chart of the published cumulative number of people displaced in {place}, one line for each "

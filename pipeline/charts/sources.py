@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.charts import BLACK, ChartSpec, PALETTE, _base, tidy, iso, sources_of, whole
+from pipeline.charts import BLACK, ChartSpec, PALETTE, _base, figure_is, tidy, iso, sources_of, whole
 
 OURS = "this report's daily estimates, summed"
 
@@ -49,6 +49,7 @@ def comparison(con) -> ChartSpec | None:
         "days": [(pd.Timestamp(b) - pd.Timestamp(a)).days + 1 for a, b in zip(ours["period_start"], ours["period_end"])],
     })
     data = pd.concat([reported, estimate], ignore_index=True)
+    data["figure_is"] = figure_is(data["qualifier"])
     data.insert(2, "row", [
         f"{c.split(', ')[-1]}: {o}" + (f" ({int(e)} of {int(n)} days)" if pd.notna(e) and e < n else "")
         for c, o, e, n in zip(data["comparison"], data["source_org"], data.get("days_estimated", pd.NA),
@@ -68,7 +69,7 @@ def comparison(con) -> ChartSpec | None:
         domainMin=0, domainMax=alt.ExprRef(expr=f"{top} * (containerSize()[0] && containerSize()[0] < 600 ? 1.55 : 1.15)"),
         nice=False))
     tips = ["comparison:N", alt.Tooltip("source_org:N", title="source"), alt.Tooltip("value:Q", format=","),
-            "qualifier:N", "role:N"]
+            alt.Tooltip("figure_is:N", title="figure is"), "role:N"]
     # the layers share one frame, given once to the layer chart: Altair then neither copies nor hashes each layer
     base = alt.Chart()
     bars = base.mark_bar(height={"band": 0.7}).encode(

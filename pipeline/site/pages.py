@@ -124,7 +124,7 @@ def _wave_counts(chart: dict) -> list[str]:
         q = last["qualifier"]
         # "passed" says "more than"; any other qualifier is said in words ("reached about 400,000")
         passed = "passed" if q in ("more_than", "at_least") else \
-            "reached " + displacement.QUALIFIER_WORDS.get(q, {"up_to": "up to ", "less_than": "fewer than "}.get(q, ""))
+            "reached " + displacement.qualifier_words(q)
         start, end = pd.Timestamp(last["own_start"]), pd.Timestamp(last["date"])
         out.append(f"{last['source_org']}'s count for the wave of {last['span']} {passed.rstrip()} "
                    f"{last['people']:,} people in the {last['days']} days from {start:%-d %B %Y} to {end:%-d %B %Y}.")

@@ -31,6 +31,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from pipeline.charts import ChartSpec, theme
+from pipeline.schema import QUALIFIER_LABELS
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_WIDTH = 720
@@ -108,8 +109,7 @@ def environment() -> Environment:
     env.filters["pct"] = lambda v: "" if v is None or pd.isna(v) else f"{v:.0%}"
     env.filters["date"] = lambda v: "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%-d %B %Y")
     env.filters["month"] = lambda v: "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%B %Y")
-    env.filters["qual"] = lambda q: {"more_than": "more than", "at_least": "at least", "approximately": "about",
-                                     "estimated": "an estimated", "up_to": "up to", "less_than": "fewer than"}.get(q, "")
+    env.filters["qual"] = lambda q: QUALIFIER_LABELS.get(q, "")
     env.filters["safe_url"] = safe_url
     env.filters["blank"] = lambda v: "" if v is None or (not isinstance(v, (list, dict, str)) and pd.isna(v)) else v
     return env
