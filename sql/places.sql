@@ -1,17 +1,23 @@
 -- depends: observations, gazetteer
 -- Every observation's place normalised through the gazetteer (aliases in Latin and Arabic
--- spellings); unknown places keep their own text. Also the unit rule: households become people only
+-- spellings); unknown places keep their own text. The area is the most specific one the row names: its
+-- place, else its district (admin2, named with its governorate, "Ariha, Idleb", and never looked up in the
+-- gazetteer, which knows towns, governorates and regions: district Idleb is not Idlib governorate), else its
+-- governorate (admin1), else its country. Two districts are two areas: their figures are never taken for
+-- one area's figure published twice. Also the unit rule: households become people only
 -- where the source states a household size. A view, not a table: every model reads only the rows it
 -- needs, and millions of event rows are not copied once more.
 CREATE OR REPLACE VIEW places AS
 SELECT
     o.*,
-    COALESCE(g.name, NULLIF(trim(o.place), ''), o.admin1_name, o.country_iso3) AS area,
-    COALESCE(g.level, CASE WHEN o.place IS NULL AND o.admin1_name IS NULL THEN 'country' ELSE 'place' END) AS area_level,
+    COALESCE(g.name, NULLIF(trim(o.place), ''), o.admin2_name || COALESCE(', ' || o.admin1_name, ''), o.admin1_name,
+             o.country_iso3) AS area,
+    COALESCE(g.level, CASE WHEN o.place IS NOT NULL THEN 'place' WHEN o.admin2_name IS NOT NULL THEN 'admin2'
+                           WHEN o.admin1_name IS NOT NULL THEN 'admin1' ELSE 'country' END) AS area_level,
     CASE WHEN o.unit = 'households' AND o.household_size IS NOT NULL THEN 'people' ELSE o.unit END AS unit_people,
     CASE WHEN o.unit = 'households' AND o.household_size IS NOT NULL THEN o.household_size ELSE 1 END AS unit_factor
 FROM observations AS o
 LEFT JOIN gazetteer AS g
     -- the same key as lower(trim(COALESCE(place, admin1_name))), but lower and trim each run on a
     -- column's few distinct values (its dictionary) instead of on millions of rows
-    ON lower(trim(g.alias)) = COALESCE(lower(trim(o.place)), lower(trim(o.admin1_name)))
+    ON lower(trim(g.alias)) = COALESCE(lower(trim(o.place)), CASE WHEN o.admin2_name IS NULL THEN lower(trim(o.admin1_name)) END)

@@ -449,6 +449,58 @@ def test_a_week_across_two_of_a_running_total_s_intervals_is_part_of_it_not_adde
     assert [w[0] for w in wave] == [pytest.approx(948_000, abs=1)]
 
 
+def test_each_district_is_its_own_area_never_one_figure_of_its_governorate(tmp_path):
+    """HDX HAPI gives conflict deaths per district (admin2) with no place of their own. They were all filed
+    under their governorate, and casualties_monthly kept one district's figure as the governorate's month
+    ("published twice"): Idleb's December 2019 read 80, the Maarrat An Nu'man district alone."""
+    import duckdb
+
+    from pipeline import ingest, warehouse
+
+    fixture = Path(__file__).parent / "fixtures" / "sources" / "hapi_conflict_events.csv"
+    result = ingest.ingest([fixture])
+    con = duckdb.connect()
+    warehouse.load_base_tables(con, result.observations, result.rejected)
+    warehouse.run_models(con)
+    rows = con.execute("""SELECT place, killed_best FROM casualties_monthly
+                          WHERE month = '2019-12-01' AND population = 'all' AND admin1_name = 'Idleb'
+                          ORDER BY place""").fetchall()
+    assert rows == [("Ariha, Idleb", 65.0), ("Maarrat An Nu'man, Idleb", 80.0)]
+    # a district is never looked up as the town or governorate of the same name
+    levels = set(con.execute("SELECT DISTINCT area_level FROM places WHERE admin2_name IS NOT NULL").fetchall())
+    assert levels == {("admin2",)}
+
+
+def test_equal_figures_of_two_districts_are_two_figures(tmp_path):
+    """Two districts' weeks of one source with the same value were taken for one figure loaded twice, and a
+    third district's shorter figure was nested in another district's week: the governorate chose 10,000 of
+    40,000. Each district is now its own series; the governorate (named with no district) keeps its own."""
+    header = "fact_id,source_id,metric,basis,population,unit,value,qualifier,period_start,period_end," \
+             "date_precision,published_on,country_iso3,admin1_name,admin2_name,place,role,source_org,source_title"
+    rows = [f"{fid},tst,displaced,flow,all,people,{value},exact,{start},{end},day,2020-01-13,SYR,Idleb,{district},,"
+            "recommended,Test,t" for fid, value, start, end, district in [
+                ("A", 10000, "2020-01-06", "2020-01-12", "Ariha"), ("B", 20000, "2020-01-06", "2020-01-12", "Harim"),
+                ("C", 10000, "2020-01-06", "2020-01-12", "Jisr-Ash-Shugur"),
+                ("B2", 5000, "2020-01-08", "2020-01-09", "Harim"), ("G", 45000, "2020-01-06", "2020-01-12", "")]]
+    path = tmp_path / "districts.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    import duckdb
+
+    from pipeline import ingest, warehouse
+
+    result = ingest.ingest([path])
+    assert not len(result.rejected)
+    con = duckdb.connect()
+    warehouse.load_base_tables(con, result.observations, result.rejected)
+    warehouse.run_models(con)
+    got = {place: chosen_sum(con, place, D(2020, 1, 6), D(2020, 1, 12))[0]
+           for place in ("Ariha, Idleb", "Harim, Idleb", "Jisr-Ash-Shugur, Idleb", "Idlib governorate")}
+    assert got == {"Ariha, Idleb": pytest.approx(10000), "Harim, Idleb": pytest.approx(20000),
+                   "Jisr-Ash-Shugur, Idleb": pytest.approx(10000), "Idlib governorate": pytest.approx(45000)}
+    kinds = dict(con.execute("SELECT area, kind FROM displacement_flows WHERE value_best = 5000").fetchall())
+    assert kinds == {"Harim, Idleb": "nested"}  # inside its own district's week
+
+
 def _tl(fid, basis, value, start, end, published, place="Testland"):
     return (f"{fid},tst,displaced,{basis},all,people,{value},exact,{start},{end},day,{published},SYR,,,{place},,"
             "recommended,Test,t,,")

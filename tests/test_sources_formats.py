@@ -170,6 +170,10 @@ def test_acled_workbook(tmp_path):
     ariha = killed[killed["admin2_code"] == "SY0703"].iloc[0]
     assert ariha["value_best"] == 65 and ariha["period_end"] == pd.Timestamp("2019-12-31")
     assert set(obs(r, place="Lebanon")["country_iso3"]) == {"LBN"}  # Non_HRP: name -> ISO3
+    # an HRP sheet's row is its district's figure: no place of its own (it was the country, so every district
+    # of Syria became one "Syria" figure, and casualties_monthly kept one of them)
+    admin = r.observations[r.observations["admin2_name"].notna()]
+    assert len(admin) == 8 and admin["place"].isna().all()
     assert sorted(obs(r, metric="events")["ingest_row"].tolist()) == [2, 2, 2, 3, 3, 4]  # sheet rows
 
 

@@ -165,7 +165,8 @@ def _read_workbook(s: Sniff) -> ReadResult:
             out["admin2_name"] = col(frame, "Admin2")
         else:
             out["country_iso3"] = country_iso3(col(frame, "Country"))
-        out["place"] = col(frame, "Country")
+        # a row of an admin sheet is its district's figure, not its country's (sql/places.sql names the area)
+        out["place"] = pd.Series(pd.NA, index=frame.index, dtype="string") if admin else col(frame, "Country")
         month = pd.to_datetime(col(frame, "Year").fillna("") + " " + col(frame, "Month").fillna(""),
                                format="%Y %B", errors="coerce")
         bad_month = month.isna()
