@@ -6,7 +6,10 @@
 -- that lies inside a longer interval of the same reporting series (differenced, or another reported
 -- flow) is marked `nested` and points to the tightest such interval,
 -- which then keeps only the remainder (so both published totals still hold); a running total's point
--- that a reported flow of the same series straddles does not split the total (`straddled`).
+-- that a reported flow of the same series straddles does not split the total (`straddled`). A reported flow
+-- inside such an interval that is not taken from it, because it overlaps (or restates) one that is, is
+-- `overlapping`: kept and compared, but never chosen for a day (displacement_daily), since the interval's
+-- remainder and the flow taken from it already account for its days.
 CREATE OR REPLACE TABLE displacement_flows AS
 WITH base AS (
     SELECT
@@ -173,7 +176,8 @@ SELECT
     n.country_iso3, n.admin1_name, n.published_on, n.qualifier,
     n.period_start, n.period_end,
     (n.period_end - n.period_start) + 1 AS days,
-    CASE WHEN x.parent_id IS NULL THEN n.kind ELSE 'nested' END AS kind,
+    CASE WHEN x.parent_id IS NOT NULL THEN 'nested'
+         WHEN n.flow_id IN (SELECT child_id FROM nesting) THEN 'overlapping' ELSE n.kind END AS kind,
     x.parent_id AS parent_flow_id,
     n.value_best, n.value_low, n.value_high,
     n.obs_ids
