@@ -63,6 +63,15 @@ straddled AS (
         AND f.period_start >= s.run_start AND f.period_end <= s.run_end
     WHERE r.period_end < s.run_end
 ),
+latest_points AS (
+    -- a running total restated for the same day (a correction, or a copy) is one point, the latest
+    -- published: both points in the differencing made the interval before the restatement end on the first
+    -- figure and the one after it start from the second, so the series lost or gained their difference
+    SELECT * FROM runs
+    WHERE obs_id NOT IN (SELECT obs_id FROM straddled)
+    QUALIFY row_number() OVER (PARTITION BY reporting_series, role, run_no, period_end
+                               ORDER BY published_on DESC NULLS LAST, obs_id) = 1
+),
 cumulative AS (
     SELECT
         *,
@@ -73,8 +82,7 @@ cumulative AS (
         lag(period_end) OVER w AS prev_end,
         lag(obs_id) OVER w AS prev_obs_id,
         lag(qualifier) OVER w AS prev_qualifier
-    FROM runs
-    WHERE obs_id NOT IN (SELECT obs_id FROM straddled)
+    FROM latest_points
     WINDOW w AS (PARTITION BY reporting_series, role, run_no ORDER BY period_end, published_on, obs_id)
 ),
 pieces AS (

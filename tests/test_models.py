@@ -506,6 +506,27 @@ def _tl(fid, basis, value, start, end, published, place="Testland"):
             "recommended,Test,t,,")
 
 
+@pytest.mark.parametrize("restated", ["last", "first"])
+def test_a_running_total_restated_for_the_same_day_ends_on_the_source_s_last_total(tmp_path, restated):
+    """One source's running total since 1 January: 100,000 by 10 January, 150,000 by 20 January, restated as
+    160,000 by 20 January, and 200,000 by 30 January. Both 20 January points were in the differencing: one
+    interval ended on 150,000 and the next began from 160,000, and the series summed to 190,000 (or 180,000
+    when the first point was the restated one). The latest published point of a day stands."""
+    if restated == "last":
+        points = [("P1", 100000, "2020-01-10", "2020-01-11"), ("P2", 150000, "2020-01-20", "2020-01-21"),
+                  ("P3", 160000, "2020-01-20", "2020-01-25"), ("P4", 200000, "2020-01-30", "2020-01-31")]
+    else:
+        points = [("P1", 100000, "2020-01-10", "2020-01-11"), ("P2", 120000, "2020-01-10", "2020-01-15"),
+                  ("P4", 200000, "2020-01-30", "2020-01-31")]
+    con = _models_on(tmp_path, [_tl(fid, "cumulative", value, "2020-01-01", end, published)
+                                for fid, value, end, published in points])
+    total, days = chosen_sum(con, "Testland", D(2020, 1, 1), D(2020, 1, 30))
+    assert days == 30 and total == pytest.approx(200_000) and _reconciled(con)
+    if restated == "last":
+        ten_days, _ = chosen_sum(con, "Testland", D(2020, 1, 11), D(2020, 1, 20))
+        assert ten_days == pytest.approx(60_000)  # 160,000 less 100,000
+
+
 def _reconciled(con):
     from pipeline.expectations import aggregates
 
