@@ -262,6 +262,33 @@ def test_control_characters_from_a_file_are_shown_not_written_raw(tmp_path):
     assert "line one\tand\nline two" in html
 
 
+def test_a_control_character_in_a_source_s_name_is_drawn_visible_and_the_site_still_builds(tmp_path):
+    """The chart renderer (vl-convert) aborted the whole build on a BEL or form feed in a text it drew: one
+    source named so in one inbox file stopped every later build, though `validate` took the file. Charts
+    now show such characters as \\xNN, as the pages do."""
+    import duckdb
+
+    from pipeline import ingest, warehouse
+
+    extra = tmp_path / "bell.csv"
+    extra.write_text("fact_id,metric,basis,unit,value,qualifier,period_start,period_end,published_on,country_iso3,"
+                     "place,role,source_org\n"
+                     "B1,displaced,cumulative,people,160000,more than,2019-04-29,2019-05-05,2019-05-08,SYR,"
+                     "North-west Syria,triangulation,Bell\x07 Org\n", encoding="utf-8")
+    result = ingest.ingest([*ingest.DEFAULT_FILES, extra])
+    assert not len(result.rejected)
+    con = duckdb.connect()
+    warehouse.load_base_tables(con, result.observations, result.rejected)
+    warehouse.run_models(con)
+    out = tmp_path / "site"
+    build_site(con, out)
+    svg = (out / "charts" / "cumulative_displacement.svg").read_text(encoding="utf-8")
+    assert "Bell\\x07 Org;" in svg and not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", svg)
+    assert (out / "charts" / "cumulative_displacement.png").stat().st_size > 0
+    html = (out / "scale.html").read_text(encoding="utf-8")
+    assert "Bell\\x07 Org" in html
+
+
 def test_site_without_north_west_syria_figures_says_so_instead_of_failing(tmp_path, monkeypatch):
     """Data for another country only (an ACLED event file): every page renders; empty charts say so."""
     import duckdb

@@ -102,6 +102,23 @@ def _visible(value):
     return value
 
 
+# what the chart renderer cannot draw: vl-convert aborts the whole process on a C0 control character in a
+# text (BEL, VT, FF, ESC, ...); tab and line breaks it draws
+_CHART_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def visible_in_charts(obj):
+    """A chart spec with every control character of its texts (source names, titles, labels from input files)
+    shown as \\xNN, as the pages show them: one such character in a source's name stopped the site's build."""
+    if isinstance(obj, str):
+        return _CHART_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", obj) if _CHART_CONTROL.search(obj) else obj
+    if isinstance(obj, dict):
+        return {visible_in_charts(k): visible_in_charts(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [visible_in_charts(v) for v in obj]
+    return obj
+
+
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("pipeline.site", "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, finalize=_visible)
@@ -257,14 +274,14 @@ def export_spec(spec: ChartSpec, vl: dict) -> dict:
     lines = textwrap.wrap(spec.subtitle, 110)
     if orgs:
         lines += textwrap.wrap("Sources: " + "; ".join(orgs) + ".", 110)
-    static["title"] = {"text": spec.title, "subtitle": lines}
+    static["title"] = visible_in_charts({"text": spec.title, "subtitle": lines})
     return static
 
 
 def chart_context(spec: ChartSpec, out: Path, images: bool = True) -> dict:
     import vl_convert as vlc
 
-    vl = page_spec(spec)
+    vl = visible_in_charts(page_spec(spec))
     charts_dir = out / "charts"
     charts_dir.mkdir(parents=True, exist_ok=True)
     write_csv(spec.data, charts_dir / f"{spec.name}.csv")
