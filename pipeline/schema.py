@@ -201,6 +201,14 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def terminal_json(obj, **kw) -> str:
+    """JSON for a terminal: json.dumps escapes C0 codes but leaves DEL and the C1 codes (U+009B opens an escape
+    sequence on some terminals) as they are; here they are escaped as JSON allows (\\u009b)."""
+    import json
+
+    return re.sub(r"[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", json.dumps(obj, ensure_ascii=False, **kw))
+
+
 def empty_observations() -> pd.DataFrame:
     return conform(pd.DataFrame({c: [] for c in COLUMN_NAMES}))
 

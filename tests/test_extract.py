@@ -393,6 +393,16 @@ def test_cli_json():
     assert {r["source_title"] for r in data} == {article("idlib_2019_08.txt").splitlines()[0].strip()}
 
 
+def test_cli_json_escapes_c1_codes_of_the_article(tmp_path):
+    """An article's U+009B (an escape-sequence opener on some terminals) reached the terminal through the JSON."""
+    text = "Clashes\u009b2J in Idlib\n\nMore than 60,000 people fled Maarat al-Numan in four days, the UN said.\n"
+    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
+    p = run_cli(str(tmp_path / "a.txt"), "--published", "2019-08-21", "--json")
+    assert p.returncode == 0, p.stderr
+    assert "\u009b" not in p.stdout and "\\u009b2J" in p.stdout
+    assert {r["source_title"] for r in json.loads(p.stdout)} == {"Clashes\u009b2J in Idlib"}
+
+
 def test_cli_csv_and_inbox(tmp_path):
     p = run_cli(str(ARTICLES / "idlib_2019_12.txt"), "--published", "2019-12-27", "--csv", "--title", "Displacement surges")
     assert p.returncode == 0, p.stderr

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -340,6 +341,16 @@ def test_a_row_repeated_as_it_is_is_set_aside_not_a_reason_to_refuse_the_file(tm
     assert proc.returncode == 0 and "would refuse" not in proc.stdout, proc.stdout
     assert (f"{repeated}:{len(ROWS) + 2}: the same record as line 2, repeated (same key, same values); set aside"
             in proc.stdout), proc.stdout
+
+
+def test_validate_json_escapes_del_and_c1_codes_from_the_file(tmp_path):
+    """json.dumps leaves DEL and the C1 codes as they are: U+009B, a one-character escape-sequence opener on some
+    terminals, reached the terminal from a cell. They are escaped as JSON allows, and the value reads back."""
+    value = "\x9b2J\x85\x9b31m5\x7f"
+    p = write(tmp_path, "c1.csv", with_row(4, ROWS[2].replace(",40000,", f",{value},")))
+    proc = cli("validate", "--json", str(p))
+    assert not re.search(r"[\x7f-\x9f]", proc.stdout) and "\\u009b2J" in proc.stdout
+    assert json.loads(proc.stdout)["errors"][0]["value"] == value
 
 
 def test_validate_json_is_json_even_for_a_file_it_cannot_read(tmp_path):

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from pipeline.cli import UsageError
-from pipeline.schema import InputError, parse_iso_date, printable
+from pipeline.schema import InputError, parse_iso_date, printable, terminal_json
 
 MAX_ARTICLE_BYTES = 5 * 1024 * 1024
 
@@ -74,7 +74,7 @@ def run(args) -> int:
     if args.csv:
         sys.stdout.write(to_csv_text(claims))
     elif args.json or not args.inbox:
-        sys.stdout.write(json.dumps(to_records(claims), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(terminal_json(to_records(claims), indent=2) + "\n")
     if args.inbox:
         from pipeline.sources.detect import read_path
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 
-from pipeline.schema import InputError, printable
+from pipeline.schema import InputError, printable, terminal_json
 
 
 def register(subparsers) -> None:
@@ -79,16 +79,14 @@ def run(args) -> int:
         if not args.json:
             raise  # pipeline/cli.py prints it as one line, exit 2
         # a script reading stdout gets JSON whatever the file: what could not be read, and why
-        json.dump({"file": str(args.file), "readable": False, "error": str(exc)}, sys.stdout, ensure_ascii=False)
-        sys.stdout.write("\n")
+        sys.stdout.write(terminal_json({"file": str(args.file), "readable": False, "error": str(exc)}) + "\n")
         return 2
     rejections = out.pop("_rejections")
     observations = out.pop("_observations")
     unit = out.pop("_unit")
     refused = 1 if out["file_checks"] else 0
     if args.json:
-        json.dump(out, sys.stdout, ensure_ascii=False)
-        sys.stdout.write("\n")
+        sys.stdout.write(terminal_json(out) + "\n")
         return refused
     def w(text: str) -> None:  # file names, columns and values come from the input: never terminal controls
         sys.stdout.write(printable(text[:-1]) + "\n")
