@@ -650,6 +650,32 @@ def test_a_secret_echoed_json_escaped_is_blanked_in_snapshots_and_the_inbox(env,
     assert json.loads(result.inbox_file.read_text())["data"][0]["note"] == "REDACTED"
 
 
+def test_a_secret_echoed_in_an_escaping_of_the_server_s_own_is_blanked_too(env, monkeypatch):
+    """JSON allows any character as \\uXXXX: a server writing "+", "/" and "=" so (as .NET's encoder does) echoed
+    the key past the redaction; parsing gave it back whole, in the inbox file and then on the site."""
+    key = "bXlhcHA6bWVAZXhhbXBsZS5vcmc+Lw=="
+    monkeypatch.setenv("HDX_HAPI_APP_IDENTIFIER", key)
+
+    def echo(req: Request) -> Response:
+        offset = int(req.args["offset"])
+        sent_key = req.headers.get("X-HDX-HAPI-APP-IDENTIFIER")
+        rows = [{"location_code": "SYR", "note": "E " + sent_key}] if offset == 0 else []
+        body = json.dumps({"data": rows})
+        for ch in "+/=":
+            body = body.replace(ch, "\\u%04X" % ord(ch))
+        return Response(body, status=200, content_type="application/json")
+
+    env.server.expect_request(HAPI_IDPS).respond_with_handler(echo)
+    result = fetch("hapi-idps", country="SYR")
+    assert key in [r.headers.get("X-HDX-HAPI-APP-IDENTIFIER") for r, _ in env.server.log]
+    for path in [p for p in env.tmp.rglob("*") if p.is_file()]:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        assert key not in text and "vcmc\\u002BLw" not in text, path
+        if path.suffix == ".json" and text.lstrip()[:1] in "{[":
+            assert key not in json.dumps(json.loads(text), ensure_ascii=False), path  # nor once parsed
+    assert json.loads(result.inbox_file.read_text())["data"][0]["note"] == "E REDACTED"
+
+
 def test_a_response_that_expands_past_the_limit_is_refused_while_it_is_read(env, monkeypatch):
     """A few compressed kilobytes (Content-Encoding: gzip) can expand to gigabytes: the body is counted as it
     is decompressed, and the fetch stops at the limit with a message, nothing written to the inbox."""

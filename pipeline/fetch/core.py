@@ -105,7 +105,42 @@ def _redact_bytes(body: bytes) -> tuple[bytes, bool]:
             if raw in body:
                 body = body.replace(raw, REDACTED.encode())
                 changed = True
+    if _SECRETS and b"\\u" in body:
+        body, escaped = _redact_json_escapes(body)
+        changed = changed or escaped
     return body, changed
+
+
+def _redact_json_escapes(body: bytes) -> tuple[bytes, bool]:
+    """A JSON body that holds a secret in an escaping of its own (any character as \\uXXXX: "+" as \\u002B, as
+    .NET writes it) passes the scan for the forms above, and parsing gives the secret back whole: its strings
+    are looked at once parsed, and a body with a secret in one is stored again, re-serialised, without it."""
+    if body.lstrip()[:1] not in (b"{", b"["):
+        return body, False
+    try:
+        parsed = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return body, False
+    forms = {f for secret in _SECRETS for f in _secret_forms(secret) if "\\" not in f}
+    found = False
+
+    def clean(obj):
+        nonlocal found
+        if isinstance(obj, str):
+            if any(f in obj for f in forms):
+                found = True
+                return redact(obj)
+            return obj
+        if isinstance(obj, dict):
+            return {clean(k): clean(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [clean(v) for v in obj]
+        return obj
+
+    cleaned = clean(parsed)
+    if not found:
+        return body, False
+    return json.dumps(cleaned, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), True
 
 
 def is_secret_name(name: str) -> bool:
