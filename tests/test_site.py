@@ -84,6 +84,25 @@ def test_chart_tooltips_give_their_dates_in_words(site):
     assert any("counted since: 1 Dec 2019" in a for a in labels["cumulative_displacement"])
 
 
+def test_chart_images_do_not_depend_on_the_machine_s_time_zone(site, tmp_path):
+    """The pace chart's bands gave their computed edges to screen readers in the drawing machine's time zone:
+    the SVG built in Kiritimati or on Adak differed from one built in UTC."""
+    import subprocess
+    import sys
+
+    html = (site / "pace.html").read_text(encoding="utf-8")
+    spec = re.search(r'<script type="application/json" data-chart="vis-displacement_pace">(.*?)</script>', html, re.S)
+    (tmp_path / "spec.json").write_text(spec.group(1), encoding="utf-8")
+    draw = ("import sys, vl_convert; print(vl_convert.vegalite_to_svg(open(sys.argv[1], encoding='utf-8').read()))")
+    svgs = {}
+    for tz in ("UTC", "Pacific/Kiritimati", "America/Adak"):
+        env = {**__import__("os").environ, "TZ": tz}
+        svgs[tz] = subprocess.run([sys.executable, "-c", draw, str(tmp_path / "spec.json")], capture_output=True,
+                                  text=True, env=env, check=True, timeout=120).stdout
+    assert "fastest 4 days" in svgs["UTC"]
+    assert svgs["UTC"] == svgs["Pacific/Kiritimati"] == svgs["America/Adak"]
+
+
 def test_charts_have_title_once_subtitle_sources_description_and_files(site):
     n = 0
     for slug in SLUGS:

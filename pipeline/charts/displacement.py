@@ -241,18 +241,21 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
     base = alt.Chart()
     # a band's right edge is the end of its last day: the next midnight (UTC, as the axis)
     after = f"toDate(datum.end_date) + {24 * 3600 * 1000}"
+    # a band's screen-reader label is its own words: Vega formats a computed time (`edge`, `mid`) in the
+    # reader's time zone, so the exported SVG differed from one machine's zone to another's
     gap = base.transform_filter(alt.datum.layer == "gap").transform_calculate(edge=after).mark_rect(
-        color="#f2f2f2").encode(x=x, x2="edge:T", tooltip=[alt.Tooltip("label:N", title="gap")])
+        color="#f2f2f2").encode(x=x, x2="edge:T", tooltip=[alt.Tooltip("label:N", title="gap")],
+                                description="label:N")
     # named only where the band is wide enough for the words (a short band is explained by its tooltip)
     gap_text = base.transform_filter(alt.datum.layer == "gap").transform_filter(
         f"toDate(datum.end_date) - toDate(datum.date) >= {20 * 24 * 3600 * 1000}").transform_calculate(
         mid=f"(toDate(datum.date) + {after}) / 2").mark_text(
-        color="#666", fontSize=11, baseline="bottom", dy=-4).encode(
+        color="#666", fontSize=11, baseline="bottom", dy=-4, aria=False).encode(
         x=alt.X("mid:T"), y=alt.value(320), text=alt.value("no figures"))
     peak_rect = base.transform_filter(alt.datum.layer == "peak").transform_calculate(edge=after).mark_rect(
         color=ORANGE, opacity=0.35).encode(
         x=x, x2="edge:T", tooltip=[alt.Tooltip("label:N", title="peak"), tip_date("date", "from"),
-                                   tip_date("end_date", "to")])
+                                   tip_date("end_date", "to")], description="label:N")
     bars = base.transform_filter(alt.datum.layer == "daily").mark_bar(color=SKY, width={"band": 1}).encode(
         x=x_date("utcyearmonthdate(date)"), y=y,
         tooltip=[tip_date(), alt.Tooltip("people_per_day:Q", title="people a day (estimate)", format=","),
