@@ -110,7 +110,7 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection) -> None:
         run(con, f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM read_csv(?, header = true, all_varchar = true)",
                     [str(path)])
     run(con, "CREATE OR REPLACE TABLE key_events AS SELECT CAST(date AS DATE) AS date, place, label, source_org, "
-                "source_url FROM key_events")
+                "source_title, CAST(published_on AS DATE) AS published_on, source_url FROM key_events")
 
 
 def run_models(con: duckdb.DuckDBPyConnection, names: list[str] | None = None) -> dict[str, int]:

@@ -439,6 +439,16 @@ def test_pace_chart_bands_are_inclusive_cover_time_without_figures_and_cite_the_
     # the reports recording the events drawn are cited with the chart (Khan Sheikhoun: WFP's report)
     chart_section = html.split('id="vis-displacement_pace"', 1)[1].split("Download:", 1)[0]
     assert "wfp-syria-north-western-syria-emergency-situation-report-6" in chart_section
+    # each by its own title and date, then the event it records: the event's label and date were given as the
+    # report's ("OCHA, the report of: Ceasefire of 31 August 2019 (31 August 2019)")
+    text = " ".join(unescape(re.sub(r"<[^>]+>", "", chart_section)).split())
+    assert ("OCHA, Recent Developments in Northwestern Syria Situation Report No. 11 (as of 6 September 2019) "
+            "(6 September 2019), which records the event: Ceasefire of 31 August 2019 (31 August 2019)") in text
+    assert "the report of" not in text
+    events = _table_rows(html, "events")
+    assert ["31 August 2019", "Ceasefire of 31 August 2019", "North-west Syria", "OCHA",
+            "Recent Developments in Northwestern Syria Situation Report No. 11 (as of 6 September 2019)",
+            "6 September 2019"] in events
 
 
 def test_a_comparison_says_when_the_daily_estimates_cover_fewer_days_than_the_period(site):

@@ -179,7 +179,7 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
     lo, hi = (daily["date"].min(), daily["date"].max()) if len(daily) else (None, None)
     # key events annotate the figures around them; with no figures for the place there is nothing to annotate
     events = con.execute(
-        """SELECT date, label, place, source_org, source_url FROM key_events
+        """SELECT date, label, place, source_org, source_title, published_on, source_url FROM key_events
            WHERE ? IS NOT NULL AND date BETWEEN ?::DATE - 30 AND ?::DATE + 30 ORDER BY date, label""",
         [lo, lo, hi]).df()
 
@@ -339,7 +339,8 @@ def _highest_rate(day: pd.DataFrame, daily: pd.DataFrame) -> str:
 
 def _with_event_sources(sources: list[dict], events: pd.DataFrame) -> list[dict]:
     """A chart's sources and, after them, the reports recording the key events it draws that are not among
-    them already (an event's report is cited by its link, with the event it records)."""
+    them already: each by its own title and publication date, with the event it records (the event's label
+    and date were once given as if they were the report's)."""
     seen = {s["url"] for s in sources if s.get("url")}
     extra = []
     for e in events.itertuples():
@@ -347,8 +348,10 @@ def _with_event_sources(sources: list[dict], events: pd.DataFrame) -> list[dict]
         if (url is None and not e.source_org) or (url is not None and url in seen):
             continue
         seen.add(url)
-        extra.append({"org": e.source_org, "title": f"the report of: {e.label} ({_day(e.date)})", "url": url,
-                      "published_on": None})
+        title = e.source_title if isinstance(e.source_title, str) and e.source_title else None
+        published = pd.Timestamp(e.published_on).date().isoformat() if pd.notna(e.published_on) else None
+        extra.append({"org": e.source_org, "title": title, "url": url, "published_on": published,
+                      "records": f"{e.label} ({_day(e.date)})"})
     return sources + extra
 
 

@@ -146,7 +146,8 @@ def pace(con, out) -> dict:
     peaks["what"] = [f"fastest {int(w)} day{'s' if w > 1 else ''}" if m == "peak_window" else
                      f"days to pass {int(t):,}" for m, w, t in zip(peaks["measure"], peaks["window_days"],
                                                                    peaks["threshold"])]
-    events = con.execute("SELECT date, label, place, source_org, source_url FROM key_events ORDER BY date, label").df()
+    events = con.execute("SELECT date, label, place, source_org, source_title, published_on, source_url FROM key_events "
+                         "ORDER BY date, label").df()
     # the longest stretch one published figure is spread over: flat bars there hide whatever surge it holds
     longest = con.execute(
         """SELECT flow_start, flow_end, flow_end - flow_start + 1 AS days FROM displacement_daily
@@ -173,7 +174,8 @@ def pace(con, out) -> dict:
                         ("people_per_day", "people per day", "num"), ("days_taken", "days taken", "num")], peaks),
                 _table("events", "Key events", "Events marked on the chart, with the report that records them.",
                        [("date", "date", "date"), ("label", "event", "text"), ("place", "place", "text"),
-                        ("source_org", "source", "source")], events)]}
+                        ("source_org", "source", "source"), ("source_title", "report", "text"),
+                        ("published_on", "published", "date")], events)]}
 
 
 def monthly_rows(con) -> tuple[pd.DataFrame, int]:
