@@ -221,6 +221,18 @@ def test_the_casualty_table_says_which_months_count_deaths_under_torture(site):
     assert "stay comparable" not in text and "SNHR counts deaths under torture within some monthly figures" in text
 
 
+def test_a_figure_narrower_than_its_place_says_what_it_counted_where_it_is_shown(site):
+    """OCHA's 187 civilians killed in February 2020 counts deaths in airstrikes and shelling only, and SNHR's 662
+    those by one party in one zone: filed under North-west Syria, they were shown with nothing to say so. The
+    source's own words for where and what it counted go with the figure; another spelling of the place does not."""
+    html = (site / "casualties.html").read_text(encoding="utf-8")
+    notes = {(r[0], r[2]): r[-1] for r in _table_rows(html, "monthly")}
+    assert notes[("February 2020", "OCHA")] == "place as published: NW Syria (airstrikes and shelling)"
+    sources = " ".join(unescape(re.sub(r"<[^>]+>", " ", (site / "sources.html").read_text(encoding="utf-8"))).split())
+    assert "place as published: fourth de-escalation zone (Idlib/Hama), by Syrian-Russian alliance" in sources
+    assert not re.search(r"place as published: NW Syria(?! \()", sources)  # an alias of North-west Syria
+
+
 def test_refugees_page_explains_how_to_add_unhcr_data(site):
     text = unescape(re.sub(r"<[^>]+>", " ", (site / "refugees.html").read_text(encoding="utf-8")))
     assert "No UNHCR data was loaded" in text and "data/inbox/" in text

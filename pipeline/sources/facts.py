@@ -28,6 +28,16 @@ def source_id(org: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", org.lower()).strip("-")[:60]
 
 
+def _gazetteer() -> dict[str, str]:
+    """Each alias of the embedded gazetteer (lower case) to its place's name (lower case)."""
+    import csv
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "data" / "default" / "gazetteer.csv"
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {r["alias"].strip().lower(): r["name"].strip().lower() for r in csv.DictReader(fh)}
+
+
 def read(s: Sniff) -> ReadResult:
     pre: list = []
     # a line over the limit is set aside, as read_table does, not left to stop the csv module's reading
@@ -43,6 +53,18 @@ def read(s: Sniff) -> ReadResult:
     for col in SAME:
         if col in raw.columns:
             out[col] = raw[col].str.strip().replace("", pd.NA)
+    if "place_as_published" in raw.columns:
+        # the source's own words for where (and often what) it counted: "fourth de-escalation zone, by the
+        # Syrian-Russian alliance" is narrower than the place the figure is filed under, so it goes with the
+        # figure, in its notes, wherever the figure is shown
+        wording = raw["place_as_published"].str.strip().replace("", pd.NA)
+        place = out["place"] if "place" in out.columns else pd.Series(pd.NA, index=raw.index, dtype="string")
+        names = _gazetteer()  # another spelling of the same place ("NW Syria") says nothing more
+        said = wording.notna() & (wording.str.lower().map(names).fillna(wording.str.lower())
+                                  != place.str.lower().map(names).fillna(place.str.lower())).fillna(True)
+        own = out["notes"] if "notes" in out.columns else pd.Series(pd.NA, index=raw.index, dtype="string")
+        extra = "place as published: " + wording
+        out["notes"] = own.where(~said, (own + "; " + extra).fillna(extra))
     out["value_best"] = raw["value"]
     for col in ("value_low", "value_high"):
         if col in raw.columns:
