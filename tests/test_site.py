@@ -227,10 +227,21 @@ def test_a_figure_narrower_than_its_place_says_what_it_counted_where_it_is_shown
     source's own words for where and what it counted go with the figure; another spelling of the place does not."""
     html = (site / "casualties.html").read_text(encoding="utf-8")
     notes = {(r[0], r[2]): r[-1] for r in _table_rows(html, "monthly")}
-    assert notes[("February 2020", "OCHA")] == "place as published: NW Syria (airstrikes and shelling)"
+    assert notes[("February 2020", "OCHA")] == ("place as published: NW Syria (airstrikes and shelling); "
+                                              "qualifier as published: some")
     sources = " ".join(unescape(re.sub(r"<[^>]+>", " ", (site / "sources.html").read_text(encoding="utf-8"))).split())
     assert "place as published: fourth de-escalation zone (Idlib/Hama), by Syrian-Russian alliance" in sources
     assert not re.search(r"place as published: NW Syria(?! \()", sources)  # an alias of North-west Syria
+
+
+def test_the_source_s_own_qualifier_word_goes_with_the_figure(site):
+    """OCHA's "nearly 390,000" read "about 390,000" everywhere, under a footer saying that figures keep their
+    sources' qualifiers: quoted from the site, OCHA was misquoted. The word is now in the figure's notes."""
+    sources = " ".join(unescape(re.sub(r"<[^>]+>", " ", (site / "sources.html").read_text(encoding="utf-8"))).split())
+    assert "390,000" in sources and "qualifier as published: nearly" in sources
+    assert "qualifier as published: more than" not in sources and "qualifier as published: about" not in sources
+    footer = (site / "index.html").read_text(encoding="utf-8").split("<footer>", 1)[1]
+    assert "with the source's own word in the figure's notes" in " ".join(unescape(footer).split())
 
 
 def test_refugees_page_explains_how_to_add_unhcr_data(site):

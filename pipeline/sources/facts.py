@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-from pipeline.schema import InputError, ReadResult
+from pipeline.schema import QUALIFIER_LABELS, InputError, ReadResult, normalise_qualifier
 from pipeline.sources import textio
 from pipeline.sources.base import finalize
 from pipeline.sources.textio import Sniff
@@ -65,6 +65,16 @@ def read(s: Sniff) -> ReadResult:
         own = out["notes"] if "notes" in out.columns else pd.Series(pd.NA, index=raw.index, dtype="string")
         extra = "place as published: " + wording
         out["notes"] = own.where(~said, (own + "; " + extra).fillna(extra))
+    if "qualifier" in raw.columns:
+        # "nearly", "almost", "some" are all approximate in the arithmetic and read "about" on the pages: the
+        # source's own word goes with the figure, in its notes, so that it can be quoted as published
+        word = raw["qualifier"].str.strip().str.lower().str.split("(", n=1).str[0].str.strip()
+        own_word = word.notna() & (word != "") & word.map(
+            lambda w: w not in ("exact", "approximately", "approx", "about") and w != QUALIFIER_LABELS.get(
+                normalise_qualifier(w) or "", "") and w != (normalise_qualifier(w) or "").replace("_", " "))
+        notes = out["notes"] if "notes" in out.columns else pd.Series(pd.NA, index=raw.index, dtype="string")
+        extra = "qualifier as published: " + raw["qualifier"].str.strip()
+        out["notes"] = notes.where(~own_word, (notes + "; " + extra).fillna(extra))
     out["value_best"] = raw["value"]
     for col in ("value_low", "value_high"):
         if col in raw.columns:
