@@ -1,10 +1,11 @@
 -- depends: places, displacement_peaks, displacement_daily
--- The few numbers the report leads with, each with its period, qualifier and sources.
+-- The few numbers the report leads with, each with its period, qualifier and sources, and `notes`: the
+-- figure's own (what it counts, how its period was read) or, for an estimate of this report's, how it is made.
 CREATE OR REPLACE TABLE headline_figures AS
 WITH scale AS (
     SELECT 1 AS rank, 'scale' AS key, 'People displaced in ' || area AS label, value_best, value_low, value_high, qualifier,
         'people' AS unit, period_start, period_end, area AS place, source_org, source_title, source_url,
-        [obs_id] AS obs_ids
+        [obs_id] AS obs_ids, notes
     FROM places
     WHERE metric = 'displaced' AND basis = 'cumulative' AND unit = 'people' AND population = 'all'
         AND role = 'recommended' AND area_level IN ('region', 'country')
@@ -17,7 +18,10 @@ pace AS (
         p.people_per_day AS value_best, NULL::DOUBLE AS value_low, NULL::DOUBLE AS value_high, 'estimated' AS qualifier,
         'people per day' AS unit, p.start_date AS period_start, p.end_date AS period_end, p.place,
         string_agg(DISTINCT d.source_org, '; ' ORDER BY d.source_org) AS source_org, NULL AS source_title,
-        NULL AS source_url, flatten(list(DISTINCT d.obs_ids ORDER BY d.obs_ids)) AS obs_ids
+        NULL AS source_url, flatten(list(DISTINCT d.obs_ids ORDER BY d.obs_ids)) AS obs_ids,
+        -- no source counted people per day: the rate is this report's, from the figures of its days
+        'This report''s estimate: the ' || format('{:,}', CAST(round(p.people) AS BIGINT)) || ' people of the fastest '
+            || p.window_days || ' days in its daily series, divided by ' || p.window_days || '.' AS notes
     FROM displacement_peaks AS p
     JOIN displacement_daily AS d
         ON d.place = p.place AND d.unit = p.unit AND d.series_role = 'chosen' AND d.metric = 'displaced'
@@ -30,7 +34,7 @@ pace AS (
 place_pace AS (
     SELECT 3 AS rank, 'place_flight' AS key, 'People who fled ' || area || ' in ' || ((period_end - period_start) + 1) || ' days' AS label,
         value_best, value_low, value_high, qualifier, 'people' AS unit, period_start, period_end, area AS place,
-        source_org, source_title, source_url, [obs_id] AS obs_ids
+        source_org, source_title, source_url, [obs_id] AS obs_ids, notes
     FROM places
     WHERE metric = 'displaced' AND basis = 'flow' AND unit = 'people' AND area_level = 'place'
     ORDER BY value_best / ((period_end - period_start) + 1) DESC, obs_id
@@ -40,7 +44,7 @@ deaths AS (
     SELECT 4 + row_number() OVER (ORDER BY period_start, area, obs_id) AS rank, 'killed_' || year(period_start) AS key,
         'Civilians killed in ' || area || ' in ' || year(period_start) AS label,
         value_best, value_low, value_high, qualifier, 'people' AS unit, period_start, period_end, area AS place,
-        source_org, source_title, source_url, [obs_id] AS obs_ids
+        source_org, source_title, source_url, [obs_id] AS obs_ids, notes
     FROM places
     -- period_end > period_start first: a comparison of two columns reaches below the place lookup in
     -- the view, so the million single-day event rows never get there

@@ -244,6 +244,19 @@ def test_the_source_s_own_qualifier_word_goes_with_the_figure(site):
     assert "with the source's own word in the figure's notes" in " ".join(unescape(footer).split())
 
 
+def test_headline_cards_say_how_an_estimate_is_made_and_what_a_figure_counts(site):
+    """The peak rate card cited OCHA for "an estimated 35,500" a day, a division that is this report's; the
+    Maarat al-Numan card gave a press relay's inferred days as known. Each card now carries its figure's notes,
+    or how the estimate was made."""
+    html = (site / "index.html").read_text(encoding="utf-8")
+    cards = [" ".join(unescape(re.sub(r"<[^>]+>", " ", c)).split())
+             for c in html.split('<ul class="headlines">', 1)[1].split("</ul>", 1)[0].split("<li>")[1:]]
+    pace = next(c for c in cards if "35,500" in c)
+    assert "This report's estimate: the 142,000 people of the fastest 4 days in its daily series, divided by 4." in pace
+    flight = next(c for c in cards if "Maarat al-Numan" in c)
+    assert "are inferred from the events it reports" in flight and "qualifier as published: around" in flight
+
+
 def test_refugees_page_explains_how_to_add_unhcr_data(site):
     text = unescape(re.sub(r"<[^>]+>", " ", (site / "refugees.html").read_text(encoding="utf-8")))
     assert "No UNHCR data was loaded" in text and "data/inbox/" in text
