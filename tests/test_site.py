@@ -200,6 +200,10 @@ def test_peaks_table_lists_each_wave_in_turn_windows_by_length_then_milestones(s
         assert milestones == sorted(milestones, key=lambda m: int(m.rsplit(" ", 1)[1].replace(",", "")))
     # the waves follow each other as contiguous blocks, in time order
     assert [r[0] for r in rows] == sorted((r[0] for r in rows), key=waves.index)
+    # a milestone's day comes from figures spread evenly over their days: the caption says it is no reported day
+    html = " ".join(unescape((site / "pace.html").read_text(encoding="utf-8")).split())
+    assert "A milestone's day is where that evenly spread series passes the number, not a day any source reported" \
+        in html
 
 
 def test_only_derived_months_are_emphasised_in_the_casualty_table(site):

@@ -168,7 +168,9 @@ def pace(con, out) -> dict:
             "tables": [
                 _table("peaks", "Peak windows and milestones", f"{PLACE}, people. Estimates from the daily series, where "
                        "each day has its report's figure spread evenly over the days it covers: the fastest day is the "
-                       "fastest such average, shared by every day of its report.",
+                       "fastest such average, shared by every day of its report. A milestone's day is where that "
+                       "evenly spread series passes the number, not a day any source reported: a surge late in a "
+                       "long report's days would pass it later.",
                        [("wave_label", "wave", "text"), ("what", "measure", "text"), ("start_date", "from", "date"),
                         ("end_date", "to", "date"), ("bound", "", "qual"), ("people", "people", "num"),
                         ("people_per_day", "people per day", "num"), ("days_taken", "days taken", "num")], peaks),
