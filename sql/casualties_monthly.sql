@@ -71,6 +71,10 @@ derived AS (
         CAST(NULL AS VARCHAR) AS notes
     FROM span_gaps
     WHERE known_months = n_months - 1
+    -- two of a source's spans may leave the same month unknown (its year, and its quarter): the month is
+    -- derived once, from the shortest span (the fewest other months' figures in the subtraction)
+    QUALIFY row_number() OVER (PARTITION BY source_id, place, population, missing_month
+                               ORDER BY n_months, span_obs_id) = 1
 ),
 combined AS (
     SELECT month, country_iso3, admin1_name, place, area_level, source_id, source_org, population,

@@ -52,6 +52,10 @@ deaths AS (
         AND area_level = 'country'
         AND month(period_start) = 1 AND day(period_start) = 1 AND month(period_end) = 12 AND day(period_end) = 31
         AND year(period_start) = year(period_end)
+    -- a source's year published twice (its report and a relay of it) is one card: the latest published, as
+    -- in casualties_monthly
+    QUALIFY row_number() OVER (PARTITION BY source_id, area, period_start, period_end
+                               ORDER BY published_on DESC NULLS LAST, obs_id) = 1
 )
 SELECT * FROM (
     SELECT * FROM scale UNION ALL BY NAME SELECT * FROM pace UNION ALL BY NAME SELECT * FROM place_pace

@@ -501,6 +501,35 @@ def test_equal_figures_of_two_districts_are_two_figures(tmp_path):
     assert kinds == {"Harim, Idleb": "nested"}  # inside its own district's week
 
 
+def _killed(fid, value, start, end, published, org="SNHR", qualifier="exact"):
+    return (f"{fid},snhr,killed,flow,civilians,people,{value},{qualifier},{start},{end},day,{published},SYR,,,Syria,,"
+            f"recommended,{org},t,,")
+
+
+def test_a_month_two_spans_leave_unknown_is_derived_once_from_the_shorter(tmp_path):
+    """A source's 2019 total and its January-March total both leave February unknown: February was derived
+    twice (3,000 less eleven months, and 700 less two), two rows for one month."""
+    import calendar
+
+    rows = [_killed("Y", 3000, "2019-01-01", "2019-12-31", "2020-01-05"),
+            _killed("Q", 700, "2019-01-01", "2019-03-31", "2019-04-05")]
+    rows += [_killed(f"m{m}", 200, f"2019-{m:02d}-01", f"2019-{m:02d}-{calendar.monthrange(2019, m)[1]}",
+                     f"2019-{m:02d}-28") for m in range(1, 13) if m != 2]
+    con = _models_on(tmp_path, rows)
+    feb = con.execute("SELECT killed_best, derived FROM casualties_monthly WHERE month = '2019-02-01'").fetchall()
+    assert feb == [(300.0, True)]  # 700 less January's and March's 200
+    assert con.execute("SELECT count(*) FROM casualties_monthly WHERE year(month) = 2019").fetchone()[0] == 12
+
+
+def test_a_year_s_death_toll_and_its_relay_make_one_headline(tmp_path):
+    """SNHR's "at least 3,364" for 2019 and the same figure relayed by MEMO were two killed_2019 cards."""
+    rows = [_killed("S1", 3364, "2019-01-01", "2019-12-31", "2020-01-01", qualifier="at least"),
+            _killed("S2", 3364, "2019-01-01", "2019-12-31", "2020-01-03", org="SNHR (via MEMO)", qualifier="at least")]
+    con = _models_on(tmp_path, rows)
+    cards = con.execute("SELECT key, value_best, source_org FROM headline_figures WHERE key LIKE 'killed%'").fetchall()
+    assert cards == [("killed_2019", 3364.0, "SNHR (via MEMO)")]
+
+
 def _tl(fid, basis, value, start, end, published, place="Testland"):
     return (f"{fid},tst,displaced,{basis},all,people,{value},exact,{start},{end},day,{published},SYR,,,{place},,"
             "recommended,Test,t,,")
