@@ -165,13 +165,29 @@ nested_once AS (
             AND o.period_start <= x.period_end AND x.period_start <= o.period_end
     )
 ),
+covered AS (
+    -- an interval whose every day its nested flows take, while they do not add up to it (a month of 120,000
+    -- given as halves of 50,000 and 60,000): its remainder has no day left to be spread over, and would be
+    -- lost. Its flows are then not nested in it: they are chosen as the finer figures, and the interval
+    -- stays beside them, compared, with its own total.
+    SELECT x.parent_id
+    FROM nested_once AS x
+    JOIN numbered AS c ON c.flow_id = x.child_id
+    JOIN numbered AS p ON p.flow_id = x.parent_id
+    GROUP BY x.parent_id, p.period_start, p.period_end, p.value_best
+    HAVING sum(c.period_end - c.period_start + 1) >= (p.period_end - p.period_start) + 1
+        AND abs(any_value(p.value_best) - sum(c.value_best)) > 1e-6 * greatest(1, abs(any_value(p.value_best)))
+),
+nested_kept AS (
+    SELECT * FROM nested_once WHERE parent_id NOT IN (SELECT parent_id FROM covered)
+),
 chain AS (
     -- each nested flow's ancestors, up to the top of its chain (a day in a week in a month in an interval)
     WITH RECURSIVE up(flow_id, top_id, depth) AS (
-        SELECT child_id, parent_id, 1 FROM nested_once
+        SELECT child_id, parent_id, 1 FROM nested_kept
         UNION ALL
         SELECT up.flow_id, x.parent_id, up.depth + 1
-        FROM up JOIN nested_once AS x ON x.child_id = up.top_id
+        FROM up JOIN nested_kept AS x ON x.child_id = up.top_id
         WHERE up.depth < 100
     )
     SELECT flow_id, arg_max(top_id, depth) AS top_id FROM up GROUP BY flow_id
@@ -185,12 +201,14 @@ SELECT
     n.period_start, n.period_end,
     (n.period_end - n.period_start) + 1 AS days,
     CASE WHEN x.parent_id IS NOT NULL THEN 'nested'
-         WHEN n.flow_id IN (SELECT child_id FROM nesting) THEN 'overlapping' ELSE n.kind END AS kind,
+         WHEN n.flow_id IN (SELECT child_id FROM nesting) AND n.flow_id NOT IN (SELECT child_id FROM nested_once)
+             THEN 'overlapping'
+         ELSE n.kind END AS kind,
     x.parent_id AS parent_flow_id,
     n.value_best, n.value_low, n.value_high,
     n.obs_ids
 FROM numbered AS n
-LEFT JOIN nested_once AS x ON x.child_id = n.flow_id
+LEFT JOIN nested_kept AS x ON x.child_id = n.flow_id
 LEFT JOIN chain AS c ON c.flow_id = n.flow_id
 LEFT JOIN numbered AS t ON t.flow_id = c.top_id
 ORDER BY series, period_start, flow_id

@@ -579,6 +579,28 @@ def test_two_overlapping_weeks_inside_a_month_keep_the_month_s_total(tmp_path):
     assert week == pytest.approx(30_000)
 
 
+def test_a_month_whose_every_day_its_halves_take_but_do_not_add_up_to_keeps_both_and_the_build_goes_on(tmp_path):
+    """October 120,000, and halves of 50,000 and 60,000 from the same source: nested in the month, the halves
+    left its other 10,000 no day, the rate was NULL, the 10,000 was lost and the reconciliation check refused
+    the whole build. The halves are now chosen as the finer figures; the month stays beside them, compared."""
+    con = _models_on(tmp_path, [_tl("M", "flow", 120000, "2019-10-01", "2019-10-31", "2019-11-05"),
+                                _tl("H1", "flow", 50000, "2019-10-01", "2019-10-15", "2019-10-16"),
+                                _tl("H2", "flow", 60000, "2019-10-16", "2019-10-31", "2019-11-01")])
+    kinds = dict(con.execute("SELECT value_best, kind FROM displacement_flows WHERE area = 'Testland'").fetchall())
+    assert kinds == {120000: "reported_flow", 50000: "reported_flow", 60000: "reported_flow"}
+    total, days = chosen_sum(con, "Testland", D(2019, 10, 1), D(2019, 10, 31))
+    assert days == 31 and total == pytest.approx(110_000) and _reconciled(con)
+    month = con.execute("""SELECT sum(people_best), count(*) FROM displacement_daily WHERE place = 'Testland'
+                           AND flow_end - flow_start = 30""").fetchone()
+    assert month == (pytest.approx(120_000), 31)  # compared, whole, on every day
+    # halves that do add up to the month are still nested in it, as before
+    con = _models_on(tmp_path, [_tl("M", "flow", 110000, "2019-10-01", "2019-10-31", "2019-11-05"),
+                                _tl("H1", "flow", 50000, "2019-10-01", "2019-10-15", "2019-10-16"),
+                                _tl("H2", "flow", 60000, "2019-10-16", "2019-10-31", "2019-11-01")], name="b.csv")
+    kinds = dict(con.execute("SELECT value_best, kind FROM displacement_flows WHERE area = 'Testland'").fetchall())
+    assert kinds == {110000: "reported_flow", 50000: "nested", 60000: "nested"} and _reconciled(con)
+
+
 def test_a_chain_of_three_nested_figures_belongs_to_its_running_total(tmp_path):
     """A day inside a week inside a month inside a running total's interval: every one is nested, all
     belong to the running total's series, the interval still sums to its difference, and flows reconcile."""
