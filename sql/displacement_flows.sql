@@ -29,19 +29,26 @@ WITH base AS (
     )
     WHERE basis IN ('flow', 'cumulative')
 ),
-restarts AS (
-    -- A new cumulative series starts where the stated start date moves by more than 7 days; a source
-    -- restating its start by a few days (OCHA's "since 29 April" then "since 1 May") stays one series.
-    SELECT *,
-        CASE WHEN abs(datediff('day', lag(period_start) OVER w, period_start)) <= 7 THEN 0 ELSE 1 END AS restart
-    FROM base
-    WHERE basis = 'cumulative'
-    WINDOW w AS (PARTITION BY reporting_series, role ORDER BY period_end, published_on, obs_id)
+start_breaks AS (
+    -- A cumulative series is one source's running total from one start date. Start dates within 7 days of
+    -- each other are one start (OCHA's "since 29 April" then "since 1 May"); a start further away begins
+    -- another series. Starts are grouped as dates, not in the order the reports came: a source reporting
+    -- two running totals in turn ("since 1 December", "since 1 January", "since 1 December" again) keeps two
+    -- series, each differenced on its own (in report order, each report began a series anew).
+    SELECT reporting_series, role, period_start,
+        CASE WHEN datediff('day', lag(period_start) OVER (PARTITION BY reporting_series, role ORDER BY period_start),
+                           period_start) <= 7 THEN 0 ELSE 1 END AS restart
+    FROM (SELECT DISTINCT reporting_series, role, period_start FROM base WHERE basis = 'cumulative')
+),
+start_runs AS (
+    SELECT *, sum(restart) OVER (PARTITION BY reporting_series, role ORDER BY period_start) AS run_no
+    FROM start_breaks
 ),
 runs AS (
-    SELECT *,
-        sum(restart) OVER (PARTITION BY reporting_series, role ORDER BY period_end, published_on, obs_id) AS run_no
-    FROM restarts
+    SELECT b.*, s.run_no
+    FROM base AS b
+    JOIN start_runs AS s USING (reporting_series, role, period_start)
+    WHERE b.basis = 'cumulative'
 ),
 run_spans AS (
     SELECT reporting_series, role, run_no, min(period_start) AS run_start, max(period_end) AS run_end

@@ -556,6 +556,22 @@ def test_a_running_total_restated_for_the_same_day_ends_on_the_source_s_last_tot
         assert ten_days == pytest.approx(60_000)  # 160,000 less 100,000
 
 
+def test_two_running_totals_of_one_source_reported_in_turn_are_each_differenced(tmp_path):
+    """A source giving "since 1 December" and "since 1 January" totals in turn: each report was compared with the
+    one before it, so every change of start began a series anew and "since 1 December: 500,000 by 30 January"
+    became a first point over two months instead of 150,000 more than its 350,000 of 15 January."""
+    con = _models_on(tmp_path, [_tl("A1", "cumulative", 350000, "2019-12-01", "2020-01-15", "2020-01-16"),
+                                _tl("B1", "cumulative", 150000, "2020-01-01", "2020-01-20", "2020-01-21"),
+                                _tl("A2", "cumulative", 500000, "2019-12-01", "2020-01-30", "2020-01-31")])
+    flows = con.execute("""SELECT series, kind, period_start, period_end, value_best FROM displacement_flows
+                           WHERE area = 'Testland' ORDER BY series, period_start""").fetchall()
+    s = "tst | displaced | all | people | Testland | since "
+    assert flows == [(s + "2019-12-01", "first_point", D(2019, 12, 1), D(2020, 1, 15), 350000.0),
+                     (s + "2019-12-01", "difference", D(2020, 1, 16), D(2020, 1, 30), 150000.0),
+                     (s + "2020-01-01", "first_point", D(2020, 1, 1), D(2020, 1, 20), 150000.0)]
+    assert _reconciled(con)
+
+
 def _reconciled(con):
     from pipeline.expectations import aggregates
 
