@@ -210,6 +210,9 @@ def test_quality_page_reports_files_and_every_suite(browser, default_build):
     html = (site / "quality.html").read_text(encoding="utf-8")  # expectations sit in <details>, folded when passed
     for name in names:
         assert f"<td>{name}</td>" in html, name
+    # each suite's table is a part of the "Validation suites" section: its heading one level below
+    suites = html.split('id="h-suites"', 1)[1]
+    assert suites.count("<h3 ") == len(expectations) and "<h2 " not in suites
 
 
 def test_hostile_input_runs_nothing_stays_visible_and_is_neutralised(browser, hostile_build):

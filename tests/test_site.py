@@ -103,6 +103,16 @@ def test_chart_images_do_not_depend_on_the_machine_s_time_zone(site, tmp_path):
     assert svgs["UTC"] == svgs["Pacific/Kiritimati"] == svgs["America/Adak"]
 
 
+def test_every_column_has_a_header_and_headings_nest(site):
+    """Screen readers announce a column by its header: the qualifier columns had none. The validation suites'
+    tables sat at the level of the section holding them."""
+    for slug in SLUGS:
+        html = (site / f"{slug}.html").read_text(encoding="utf-8")
+        assert not re.findall(r"<th[^>]*>\s*</th>", html), slug
+        levels = [int(h) for h in re.findall(r"<h([1-6])[ >]", html)]
+        assert all(b <= a + 1 for a, b in zip(levels, levels[1:])), (slug, levels)
+
+
 def test_charts_have_title_once_subtitle_sources_description_and_files(site):
     n = 0
     for slug in SLUGS:

@@ -172,7 +172,7 @@ def pace(con, out) -> dict:
                        "evenly spread series passes the number, not a day any source reported: a surge late in a "
                        "long report's days would pass it later.",
                        [("wave_label", "wave", "text"), ("what", "measure", "text"), ("start_date", "from", "date"),
-                        ("end_date", "to", "date"), ("bound", "", "qual"), ("people", "people", "num"),
+                        ("end_date", "to", "date"), ("bound", "qualifier", "qual"), ("people", "people", "num"),
                         ("people_per_day", "people per day", "num"), ("days_taken", "days taken", "num")], peaks),
                 _table("events", "Key events", "Events marked on the chart, with the report that records them.",
                        [("date", "date", "date"), ("label", "event", "text"), ("place", "place", "text"),
@@ -207,7 +207,8 @@ def casualties_page(con, out) -> dict:
             "charts": [_chart(casualties.monthly_deaths, con, out)],
             "tables": [_table("monthly", "Every monthly figure", "People killed per month: civilians, or everyone "
                               "killed where a figure does not count civilians apart (political violence in ACLED's "
-                              "data counts combatants too, and includes the civilians). Blank cells were not published.",
+                              "data counts combatants too, and includes the civilians). A blank low or high means the figure gives no such "
+                              "bound; a blank count of children or women, that none was published.",
                               [("month", "month", "month"), ("place", "place", "text"), ("source_org", "source", "text"),
                                ("who", "killed", "text"),
                                ("killed_low", "low", "num"), ("killed_best", "best", "num"), ("killed_high", "high", "num"),
@@ -270,7 +271,7 @@ def sources_page(con, out) -> dict:
             "tables": [
                 _table("compared", "Same place, same period", "Spread: the highest figure less the lowest.",
                        [("place", "place", "text"), ("metric", "metric", "text"), ("period_start", "from", "date"),
-                        ("period_end", "to", "date"), ("source_org", "source", "text"), ("qualifier", "", "qual"),
+                        ("period_end", "to", "date"), ("source_org", "source", "text"), ("qualifier", "qualifier", "qual"),
                         ("value_best", "figure", "num"), ("spread", "spread", "num"),
                         ("chosen_best", "this report's daily estimates, summed", "num"),
                         ("chosen_days", "days with an estimate", "num"), ("days", "days in the period", "num")],
@@ -283,7 +284,7 @@ def sources_page(con, out) -> dict:
                        f"The first {FIGURES_SHOWN:,} of {n_figures:,} figures loaded",
                        "One row per published figure, with its qualifier and the input file and line it came from.",
                        [("place", "place", "text"), ("what", "what (metric, basis, who, unit)", "text"),
-                        ("period_start", "from", "date"), ("period_end", "to", "date"), ("qualifier", "", "qual"),
+                        ("period_start", "from", "date"), ("period_end", "to", "date"), ("qualifier", "qualifier", "qual"),
                         ("value_best", "figure", "num"), ("source_org", "source", "source"), ("role", "role", "text"),
                         ("notes", "notes", "text"), ("line", "file:line", "text")], figures)]}
 
