@@ -486,6 +486,12 @@ def test_pace_chart_bands_are_inclusive_cover_time_without_figures_and_cite_the_
     # the highest rate is one figure spread over days: the page says so, and names no single day for it
     assert "ran from 9 February 2020 to 12 February 2020: one published figure spread evenly over those 4 days" in html
     assert "in one day" not in html
+    # the days are also a filled step under the bars, unstacked and broken between runs: on a phone a bar is
+    # under a pixel wide and the bars alone faded away
+    spec = json.loads(re.search(r'data-chart="vis-displacement_pace">(.*?)</script>', html, re.S).group(1))
+    areas = [layer for layer in spec["layer"] if (layer.get("mark") or {}).get("type") == "area"]
+    assert len(areas) == 1 and areas[0]["mark"]["interpolate"] == "step-after"
+    assert areas[0]["encoding"]["y"]["stack"] is None and areas[0]["encoding"]["detail"]["field"] == "run"
     # the reports recording the events drawn are cited with the chart (Khan Sheikhoun: WFP's report)
     chart_section = html.split('id="vis-displacement_pace"', 1)[1].split("Download:", 1)[0]
     assert "wfp-syria-north-western-syria-emergency-situation-report-6" in chart_section

@@ -261,6 +261,11 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
         tooltip=[tip_date(), alt.Tooltip("people_per_day:Q", title="people a day (estimate)", format=","),
                  alt.Tooltip("rolling_7d:Q", title="7-day average", format=","),
                  alt.Tooltip("source_org:N", title="source")])
+    # the same days as a filled step under the bars: on a phone a day is under a pixel wide and the bars
+    # alone faded to nothing; each day's step ends at the next midnight, as its bar does, and runs never join
+    fill = base.transform_filter(alt.datum.layer == "daily").transform_calculate(edge=after).mark_area(
+        color=SKY, opacity=0.75, interpolate="step-after", aria=False).encode(
+        x=x_date("utcyearmonthdate(date)"), y=alt.Y("people_per_day:Q", stack=None), detail="run:N")
     roll = base.transform_filter(alt.datum.layer == "daily").mark_line(color=BLUE, strokeWidth=2.5).encode(
         x=x, y=alt.Y("rolling_7d:Q"), detail="run:N")
     rules = base.transform_filter(alt.datum.layer == "event").mark_rule(color="#333", strokeDash=[4, 3]).encode(
@@ -277,7 +282,7 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
         align=a, dx=4 if a == "left" else -4, baseline="top", fontSize=11, color="#8a4b00", fontWeight="bold").encode(
         x=x, y=alt.Y("ypix:Q", scale=None), text="label:N").transform_calculate(ypix="8 + 14 * 3")
         for a in ("left", "right")]
-    chart = alt.layer(gap, gap_text, peak_rect, bars, roll, rules, *texts, *peak_text, data=data).properties(
+    chart = alt.layer(gap, gap_text, peak_rect, fill, bars, roll, rules, *texts, *peak_text, data=data).properties(
         width="container", height=320)
 
     desc = (f"Bar chart of people newly displaced each day in {place}, with the 7-day average as a line. "
