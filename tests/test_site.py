@@ -518,6 +518,17 @@ def test_a_comparison_says_when_the_daily_estimates_cover_fewer_days_than_the_pe
     assert all(r[-2:] == ["23", "29"] for r in rows), rows
 
 
+def test_the_cumulative_chart_keys_its_shapes_in_words_above_it_not_in_a_legend_a_phone_cuts(site):
+    """At 390 px the shape legend sat beside the series' legend and lost its words: the triangles' key was gone."""
+    html = (site / "scale.html").read_text(encoding="utf-8")
+    spec = json.loads(re.search(r'data-chart="vis-cumulative_displacement">(.*?)</script>', html, re.S).group(1))
+    shapes = [layer["encoding"]["shape"] for layer in spec["layer"] if "shape" in layer.get("encoding", {})]
+    assert shapes and all(s.get("legend", "missing") is None for s in shapes)
+    text = " ".join(unescape(html).split())
+    assert ('Figures as published: \u25b2 lower bound ("more than", "at least"); \u25cf approximate or estimated'
+            in text)
+
+
 def test_the_cumulative_chart_has_room_for_its_last_point(site):
     html = (site / "scale.html").read_text(encoding="utf-8")
     spec = json.loads(re.search(r'data-chart="vis-cumulative_displacement">(.*?)</script>', html, re.S).group(1))

@@ -13,6 +13,7 @@ LOWER = "lower bound (\"more than\", \"at least\")"
 APPROX = "approximate or estimated"
 EXACT = "as reported"
 UPPER = "upper bound (\"up to\")"
+SYMBOLS = {LOWER: "\u25b2", APPROX: "\u25cf", EXACT: "\u25a0", UPPER: "\u25bc"}  # the points' shapes, as characters
 OTHER = "other sources (not joined by the line)"
 
 
@@ -114,7 +115,9 @@ def cumulative(con, place: str = "North-west Syria") -> ChartSpec:
                                                    color=alt.Color("series:N", scale=colours, legend=legend))
     points = base.mark_point(size=80, strokeWidth=2, filled=True).encode(
         x=x, y=y, color=alt.Color("series:N", scale=colours, legend=legend),
-        shape=alt.Shape("kind:N", scale=shapes, legend=legend), tooltip=tips)
+        # the key to the shapes is in the subtitle: as a legend beside the series' one, below the plot, a phone's
+        # width cut its words off, and inside the plot it hid points
+        shape=alt.Shape("kind:N", scale=shapes, legend=None), tooltip=tips)
     chart = alt.layer(line, bounds, points, data=data).properties(width="container", height=340)
 
     parts = []
@@ -130,8 +133,8 @@ def cumulative(con, place: str = "North-west Syria") -> ChartSpec:
     return ChartSpec(
         name="cumulative_displacement",
         title=f"People displaced in {place}, wave by wave",
-        subtitle="People (not movements), cumulative since each count began. Figures as published; "
-                 "▲ marks a lower bound (\"more than\"). Grey: other sources, for comparison.",
+        subtitle="People (not movements), cumulative since each count began. Figures as published: "
+                 + "; ".join(f"{SYMBOLS[k]} {k}" for k in kinds) + ". Grey: other sources, for comparison.",
         description=desc, chart=chart, data=data, sources=sources_of(con, rows["obs_id"].tolist()),
         method="Each point is a published total since the start of a wave (OCHA restated the spring count from "
                "29 April to 1 May; both belong to one series). The line joins the recommended figures only; "
