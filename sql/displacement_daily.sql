@@ -3,8 +3,8 @@
 -- interval with nested reported flows spreads only its remainder over the days the nested flows leave
 -- free. For each date, place, metric, population and unit one series is `chosen`: recommended first
 -- (triangulation only for a place no recommended series covers), then the shortest (most specific)
--- period, then the latest published; an `overlapping` flow (displacement_flows) is never chosen. Nothing is
--- summed across series.
+-- period, then the latest published; a flow `compared_only` (displacement_flows: an overlapping one, or one
+-- nested in it) is never chosen. Nothing is summed across series.
 CREATE OR REPLACE TABLE displacement_daily AS
 WITH nested AS (
     SELECT
@@ -36,7 +36,7 @@ rates AS (
     LEFT JOIN nested AS n ON n.parent_flow_id = f.flow_id
 ),
 days AS (
-    SELECT flow_id, grp, preference, role = 'recommended' AS recommended, kind = 'overlapping' AS overlapping,
+    SELECT flow_id, grp, preference, role = 'recommended' AS recommended, compared_only,
         unnest(generate_series(period_start, period_end, INTERVAL 1 DAY))::DATE AS date
     FROM rates
 ),
@@ -60,7 +60,7 @@ chosen AS (
     SELECT k.grp, k.date, min(k.preference) AS preference
     FROM kept AS k
     JOIN groups AS g USING (grp)
-    WHERE (k.recommended OR NOT g.place_has_recommended) AND NOT k.overlapping
+    WHERE (k.recommended OR NOT g.place_has_recommended) AND NOT k.compared_only
     GROUP BY k.grp, k.date
 )
 SELECT

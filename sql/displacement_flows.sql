@@ -30,9 +30,9 @@ WITH base AS (
     WHERE basis IN ('flow', 'cumulative')
 ),
 start_breaks AS (
-    -- A cumulative series is one source's running total from one start date. Start dates within 7 days of
-    -- each other are one start (OCHA's "since 29 April" then "since 1 May"); a start further away begins
-    -- another series. Starts are grouped as dates, not in the order the reports came: a source reporting
+    -- A cumulative series is one source's running total from one start date. Start dates 7 days or less
+    -- after the one before them are one start (OCHA's "since 29 April" then "since 1 May"; a chain of such
+    -- restatements stays one); a start further on begins another series. Starts are grouped as dates, not in the order the reports came: a source reporting
     -- two running totals in turn ("since 1 December", "since 1 January", "since 1 December" again) keeps two
     -- series, each differenced on its own (in report order, each report began a series anew).
     SELECT reporting_series, role, period_start,
@@ -176,7 +176,9 @@ covered AS (
     -- an interval whose every day its nested flows take, while they do not add up to it (a month of 120,000
     -- given as halves of 50,000 and 60,000): its remainder has no day left to be spread over, and would be
     -- lost. Its flows are then not nested in it: they are chosen as the finer figures, and the interval
-    -- stays beside them, compared, with its own total.
+    -- stays beside them, compared, with its own total. Where the interval lies in a longer one itself (the
+    -- month in a quarter), its flows take its place there, so that the longer one's total still holds, and
+    -- the interval is `overlapping`.
     SELECT x.parent_id
     FROM nested_once AS x
     JOIN numbered AS c ON c.flow_id = x.child_id
@@ -186,7 +188,21 @@ covered AS (
         AND abs(any_value(p.value_best) - sum(c.value_best)) > 1e-6 * greatest(1, abs(any_value(p.value_best)))
 ),
 nested_kept AS (
-    SELECT * FROM nested_once WHERE parent_id NOT IN (SELECT parent_id FROM covered)
+    SELECT * FROM nested_once
+    WHERE parent_id NOT IN (SELECT parent_id FROM covered) AND child_id NOT IN (SELECT parent_id FROM covered)
+    UNION ALL
+    -- a covered interval's flows, nested in the interval's own parent instead
+    SELECT x.child_id, up.parent_id
+    FROM nested_once AS x
+    JOIN nested_once AS up ON up.child_id = x.parent_id
+    WHERE x.parent_id IN (SELECT parent_id FROM covered) AND up.parent_id NOT IN (SELECT parent_id FROM covered)
+),
+set_aside AS (
+    -- flows compared but never chosen for a day (displacement_daily): one inside an interval that overlaps
+    -- (or restates) one taken from it, and a covered interval that gave its place to its flows
+    SELECT child_id AS flow_id FROM nesting WHERE child_id NOT IN (SELECT child_id FROM nested_once)
+    UNION
+    SELECT parent_id FROM covered WHERE parent_id IN (SELECT child_id FROM nested_once)
 ),
 chain AS (
     -- each nested flow's ancestors, up to the top of its chain (a day in a week in a month in an interval)
@@ -208,9 +224,12 @@ SELECT
     n.period_start, n.period_end,
     (n.period_end - n.period_start) + 1 AS days,
     CASE WHEN x.parent_id IS NOT NULL THEN 'nested'
-         WHEN n.flow_id IN (SELECT child_id FROM nesting) AND n.flow_id NOT IN (SELECT child_id FROM nested_once)
-             THEN 'overlapping'
+         WHEN n.flow_id IN (SELECT flow_id FROM set_aside) THEN 'overlapping'
          ELSE n.kind END AS kind,
+    -- never chosen for a day: an overlapping flow, and any flow nested in one (its days are the overlapping
+    -- flow's, which the interval around it already accounts for)
+    n.flow_id IN (SELECT flow_id FROM set_aside) OR coalesce(c.top_id IN (SELECT flow_id FROM set_aside), false)
+        AS compared_only,
     x.parent_id AS parent_flow_id,
     n.value_best, n.value_low, n.value_high,
     n.obs_ids

@@ -617,6 +617,33 @@ def test_a_month_whose_every_day_its_halves_take_but_do_not_add_up_to_keeps_both
     assert kinds == {110000: "reported_flow", 50000: "nested", 60000: "nested"} and _reconciled(con)
 
 
+def test_a_figure_inside_an_overlapping_week_is_not_chosen_either(tmp_path):
+    """A day's 20,000 inside the earlier of two overlapping weeks was nested in that week, and chosen on its day
+    over the month's remainder: October summed to 136,250 against the source's 120,000."""
+    con = _models_on(tmp_path, [_tl("M1", "flow", 120000, "2019-10-01", "2019-10-31", "2019-11-05"),
+                                _tl("W1", "flow", 50000, "2019-10-14", "2019-10-20", "2019-10-21"),
+                                _tl("W2", "flow", 30000, "2019-10-18", "2019-10-24", "2019-10-25"),
+                                _tl("D1", "flow", 20000, "2019-10-15", "2019-10-15", "2019-10-16")])
+    total, days = chosen_sum(con, "Testland", D(2019, 10, 1), D(2019, 10, 31))
+    assert days == 31 and total == pytest.approx(120_000) and _reconciled(con)
+
+
+def test_a_covered_interval_inside_a_longer_one_gives_its_place_to_its_flows(tmp_path):
+    """A quarter of 300,000 holding a month of 120,000 given as halves of 50,000 and 60,000: with the halves
+    taken out of the month and the month out of the quarter, the quarter summed to 290,000. The halves now
+    take the month's place in the quarter; the month is compared beside them."""
+    con = _models_on(tmp_path, [_tl("Q", "flow", 300000, "2019-10-01", "2019-12-31", "2020-01-05"),
+                                _tl("M", "flow", 120000, "2019-10-01", "2019-10-31", "2019-11-05"),
+                                _tl("H1", "flow", 50000, "2019-10-01", "2019-10-15", "2019-10-16"),
+                                _tl("H2", "flow", 60000, "2019-10-16", "2019-10-31", "2019-11-01")])
+    kinds = dict(con.execute("SELECT value_best, kind FROM displacement_flows WHERE area = 'Testland'").fetchall())
+    assert kinds == {300000: "reported_flow", 120000: "overlapping", 50000: "nested", 60000: "nested"}
+    total, days = chosen_sum(con, "Testland", D(2019, 10, 1), D(2019, 12, 31))
+    assert days == 92 and total == pytest.approx(300_000) and _reconciled(con)
+    october, _ = chosen_sum(con, "Testland", D(2019, 10, 1), D(2019, 10, 31))
+    assert october == pytest.approx(110_000)
+
+
 def test_a_chain_of_three_nested_figures_belongs_to_its_running_total(tmp_path):
     """A day inside a week inside a month inside a running total's interval: every one is nested, all
     belong to the running total's series, the interval still sums to its difference, and flows reconcile."""
