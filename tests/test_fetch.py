@@ -676,6 +676,27 @@ def test_a_secret_echoed_in_an_escaping_of_the_server_s_own_is_blanked_too(env, 
     assert json.loads(result.inbox_file.read_text())["data"][0]["note"] == "E REDACTED"
 
 
+def test_escaped_secrets_are_blanked_token_by_token_and_the_rest_of_the_body_kept_byte_for_byte(monkeypatch):
+    """Re-serialising a whole body to blank a secret changed it (1.50 became 1.5, 1e400 Infinity) and missed
+    bodies json.loads cannot read whole (a BOM, NDJSON, JSONP): only the string that holds the secret changes."""
+    from pipeline.fetch import core
+
+    monkeypatch.setattr(core, "_SECRETS", set())
+    core.register_secret("abc+Secret9")
+    cases = {
+        b'\xef\xbb\xbf{"a": "x abc\\u002BSecret9", "n": 1.50, "e": "\\u00e9"}':
+            b'\xef\xbb\xbf{"a": "x REDACTED", "n": 1.50, "e": "\\u00e9"}',
+        b'cb({"a":"abc\\u002bSecret9"})': b'cb({"a":"REDACTED"})',
+        b'{"q":"say \\"hi\\"","b":"\\u0041abc\\u002BSecret9"}\n{"c":"\\u00e9", "big": 1e400}\n':
+            b'{"q":"say \\"hi\\"","b":"AREDACTED"}\n{"c":"\\u00e9", "big": 1e400}\n',
+        b'{"abc\\u002BSecret9": 1}': b'{"REDACTED": 1}',
+    }
+    for body, expected in cases.items():
+        assert core._redact_bytes(body) == (expected, True)
+    untouched = b'{"c":"\\u00e9", "n": 1.50}'
+    assert core._redact_bytes(untouched) == (untouched, False)
+
+
 def test_a_response_that_expands_past_the_limit_is_refused_while_it_is_read(env, monkeypatch):
     """A few compressed kilobytes (Content-Encoding: gzip) can expand to gigabytes: the body is counted as it
     is decompressed, and the fetch stops at the limit with a message, nothing written to the inbox."""

@@ -97,6 +97,10 @@ def redact(text: object) -> str:
     return out
 
 
+# a JSON string token with at least one \u escape in it (escapes of other kinds before it, any after it)
+_ESCAPED_STRING = re.compile(rb'"(?:[^"\\\n]|\\[^u\n])*\\u(?:[^"\\\n]|\\.)*"')
+
+
 def _redact_bytes(body: bytes) -> tuple[bytes, bool]:
     changed = False
     for secret in sorted(_SECRETS, key=len, reverse=True):
@@ -112,35 +116,26 @@ def _redact_bytes(body: bytes) -> tuple[bytes, bool]:
 
 
 def _redact_json_escapes(body: bytes) -> tuple[bytes, bool]:
-    """A JSON body that holds a secret in an escaping of its own (any character as \\uXXXX: "+" as \\u002B, as
-    .NET writes it) passes the scan for the forms above, and parsing gives the secret back whole: its strings
-    are looked at once parsed, and a body with a secret in one is stored again, re-serialised, without it."""
-    if body.lstrip()[:1] not in (b"{", b"["):
-        return body, False
-    try:
-        parsed = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return body, False
+    """A JSON string that holds a secret in an escaping of its own (any character as \\uXXXX: "+" as \\u002B,
+    as .NET writes it) passes the scan for the forms above, and parsing gives the secret back whole. Each
+    string token holding a \\u escape is decoded on its own and, if it holds a secret, written again without
+    it; every other byte stays as it came (numbers, spacing, a BOM; NDJSON and JSONP bodies too)."""
     forms = {f for secret in _SECRETS for f in _secret_forms(secret) if "\\" not in f}
     found = False
 
-    def clean(obj):
+    def token(m: re.Match) -> bytes:
         nonlocal found
-        if isinstance(obj, str):
-            if any(f in obj for f in forms):
-                found = True
-                return redact(obj)
-            return obj
-        if isinstance(obj, dict):
-            return {clean(k): clean(v) for k, v in obj.items()}
-        if isinstance(obj, list):
-            return [clean(v) for v in obj]
-        return obj
+        try:
+            text = json.loads(m.group())
+        except (UnicodeDecodeError, ValueError):
+            return m.group()
+        if not any(f in text for f in forms):
+            return m.group()
+        found = True
+        return json.dumps(redact(text), ensure_ascii=False).encode("utf-8")
 
-    cleaned = clean(parsed)
-    if not found:
-        return body, False
-    return json.dumps(cleaned, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), True
+    out = _ESCAPED_STRING.sub(token, body)
+    return (out, True) if found else (body, False)
 
 
 def is_secret_name(name: str) -> bool:
