@@ -317,6 +317,25 @@ def test_xlsx_inside_gzip_is_still_a_workbook(tmp_path):
     del buf
 
 
+def test_a_curated_figure_keeps_its_own_qualifier_word_and_where_it_counted_in_its_notes(tmp_path):
+    """The pages read "nearly" as "about", and file a figure under its gazetteer place: the source's own word
+    and place wording go into the notes. A word the pages show as it is ("more than"), a code of the
+    vocabulary as `extract --csv` writes it ("more_than"), and another spelling of the place add nothing."""
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "fact_id,metric,basis,unit,value,qualifier,period_start,period_end,country_iso3,place,place_as_published,"
+        "source_org,notes\n"
+        "A,displaced,flow,people,10,nearly,2019-01-01,2019-01-02,SYR,North-west Syria,NW Syria (two camps),X,own note\n"
+        "B,displaced,flow,people,10,more_than,2019-01-01,2019-01-02,SYR,North-west Syria,NW Syria,X,\n"
+        "C,displaced,flow,people,10,more than,2019-01-01,2019-01-02,SYR,North-west Syria,,X,\n"
+        "D,displaced,flow,people,10,about,2019-01-01,2019-01-02,SYR,Testland,Testland,X,\n", encoding="utf-8")
+    r = read_path(path)
+    assert not r.rejected
+    notes = dict(zip(r.observations["ingest_row"], r.observations["notes"]))
+    assert notes[2] == "own note; place as published: NW Syria (two camps); qualifier as published: nearly"
+    assert all(pd.isna(notes[n]) for n in (3, 4, 5)), notes
+
+
 def test_facts_reader_still_reads_the_default_dataset():
     r = read_path(Path(__file__).parents[1] / "data" / "default" / "figures.csv")
     assert r.format == "facts" and r.rows_accepted == 86

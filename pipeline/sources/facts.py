@@ -28,6 +28,16 @@ def source_id(org: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", org.lower()).strip("-")[:60]
 
 
+def _own_word(word: str) -> bool:
+    """Whether a qualifier as written says more than the pages show for it: "nearly" (shown as "about"), not
+    "about", "more than" or a code of the vocabulary ("more_than", as `extract --csv` writes)."""
+    code = normalise_qualifier(word)
+    if code is None:
+        return False  # not a qualifier at all: finalize sets the row aside, saying so
+    shown = {code, code.replace("_", " "), QUALIFIER_LABELS.get(code, ""), "approx", "about"}
+    return word.replace("_", " ") not in shown and word not in shown
+
+
 def _gazetteer() -> dict[str, str]:
     """Each alias of the embedded gazetteer (lower case) to its place's name (lower case)."""
     import csv
@@ -69,9 +79,7 @@ def read(s: Sniff) -> ReadResult:
         # "nearly", "almost", "some" are all approximate in the arithmetic and read "about" on the pages: the
         # source's own word goes with the figure, in its notes, so that it can be quoted as published
         word = raw["qualifier"].str.strip().str.lower().str.split("(", n=1).str[0].str.strip()
-        own_word = word.notna() & (word != "") & word.map(
-            lambda w: w not in ("exact", "approximately", "approx", "about") and w != QUALIFIER_LABELS.get(
-                normalise_qualifier(w) or "", "") and w != (normalise_qualifier(w) or "").replace("_", " "))
+        own_word = word.notna() & (word != "") & word.map(_own_word)
         notes = out["notes"] if "notes" in out.columns else pd.Series(pd.NA, index=raw.index, dtype="string")
         extra = "qualifier as published: " + raw["qualifier"].str.strip()
         out["notes"] = notes.where(~own_word, (notes + "; " + extra).fillna(extra))
