@@ -1,7 +1,8 @@
 -- depends: observations, gazetteer
 -- Every observation's place normalised through the gazetteer (aliases in Latin and Arabic
 -- spellings); unknown places keep their own text. The area is the most specific one the row names: its
--- place, else its district (admin2, named with its governorate, "Ariha, Idleb", and never looked up in the
+-- place, else its district (admin2, named with its governorate, "Ariha, Idleb", or its country when the row
+-- names no governorate, so that it is never taken for a town of the same name; never looked up in the
 -- gazetteer, which knows towns, governorates and regions: district Idleb is not Idlib governorate), else its
 -- governorate (admin1), else its country. Two districts are two areas: their figures are never taken for
 -- one area's figure published twice. Also the unit rule: households become people only
@@ -10,7 +11,8 @@
 CREATE OR REPLACE VIEW places AS
 SELECT
     o.*,
-    COALESCE(g.name, NULLIF(trim(o.place), ''), o.admin2_name || COALESCE(', ' || o.admin1_name, ''), o.admin1_name,
+    COALESCE(g.name, NULLIF(trim(o.place), ''),
+             o.admin2_name || COALESCE(', ' || COALESCE(o.admin1_name, o.country_iso3), ''), o.admin1_name,
              o.country_iso3) AS area,
     COALESCE(g.level, CASE WHEN o.place IS NOT NULL THEN 'place' WHEN o.admin2_name IS NOT NULL THEN 'admin2'
                            WHEN o.admin1_name IS NOT NULL THEN 'admin1' ELSE 'country' END) AS area_level,

@@ -530,6 +530,30 @@ def test_a_year_s_death_toll_and_its_relay_make_one_headline(tmp_path):
     assert cards == [("killed_2019", 3364.0, "SNHR (via MEMO)")]
 
 
+def test_a_district_named_without_its_governorate_is_not_a_town_of_the_same_name(tmp_path):
+    """A district given with no governorate was named by itself ("Harim"), the name another source's town has:
+    the two were compared as one place. It is named with its country instead."""
+    header = "fact_id,source_id,metric,basis,population,unit,value,qualifier,period_start,period_end," \
+             "date_precision,published_on,country_iso3,admin2_name,place,role,source_org,source_title"
+    path = tmp_path / "harim.csv"
+    path.write_text(header + "\n"
+                    "A,tst,displaced,flow,all,people,10000,exact,2020-01-06,2020-01-12,day,2020-01-13,SYR,Harim,,"
+                    "recommended,Test,t\n"
+                    "B,town,displaced,flow,all,people,500,exact,2020-01-06,2020-01-12,day,2020-01-13,SYR,,Harim,"
+                    "recommended,Town,t\n", encoding="utf-8")
+    import duckdb
+
+    from pipeline import ingest, warehouse
+
+    result = ingest.ingest([path])
+    con = duckdb.connect()
+    warehouse.load_base_tables(con, result.observations, result.rejected)
+    warehouse.run_models(con)
+    areas = dict(con.execute("SELECT source_id, area FROM places").fetchall())
+    assert areas == {"tst": "Harim, SYR", "town": "Harim"}
+    assert con.execute("SELECT count(*) FROM source_comparison").fetchone()[0] == 0
+
+
 def _tl(fid, basis, value, start, end, published, place="Testland"):
     return (f"{fid},tst,displaced,{basis},all,people,{value},exact,{start},{end},day,{published},SYR,,,{place},,"
             "recommended,Test,t,,")

@@ -80,7 +80,8 @@ def test_chart_tooltips_give_their_dates_in_words(site):
     # qualifiers in words, as the pages give them, not as codes
     assert any("; figure is: more than;" in a for a in labels["cumulative_displacement"])
     assert not [a for found in labels.values() for a in found if "more_than" in a or "approximately" in a]
-    # day one of the winter wave is 1 December 2019 in any time zone: formatted in UTC, as it is stored
+    # day one of the winter wave is 1 December 2019, formatted in UTC as it is stored (in other zones:
+    # test_chart_images_do_not_depend_on_the_machine_s_time_zone)
     assert any("counted since: 1 Dec 2019" in a for a in labels["cumulative_displacement"])
 
 

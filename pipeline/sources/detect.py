@@ -196,7 +196,7 @@ def sniff(path: str | Path) -> Sniff:
     if not first_line.strip(" \t\r,"):
         # every reader takes line 1 as the header: a blank line above it would be read as the header, and
         # every column as missing
-        at = next(i for i, ln in enumerate(text.split("\n"), 1) if ln.strip(" \t\r,"))
+        at = next(i for i, ln in enumerate(io.StringIO(text), 1) if ln.strip(" \t\r\n,"))
         raise InputError(f"{path}: line 1: {'blank' if not first_line.strip() else 'commas and no column names'}; "
                          f"the header ({_listed(header)}) is on line {at}. Delete the line(s) above it: the "
                          "header must be line 1")
