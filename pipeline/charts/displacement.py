@@ -228,8 +228,13 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
     })
     parts = [x for x in (day, pd.DataFrame(gaps), peak, ev) if len(x)]
     cols = ["layer", "date", "end_date", "people_per_day", "rolling_7d", "days_in_7d", "run", "label", "level",
-            "anchor", "source_org"]
+            "anchor", "source_org", "described"]
     data = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+    # a band as a screen reader gives it: its words and its days, written here (Vega would write the days in
+    # the reader's time zone)
+    band = data["layer"].isin(["gap", "peak"]) if len(data) else pd.Series(dtype=bool)
+    data["described"] = [f"{lab}, {_day(a)} to {_day(b)}" if is_band else None
+                         for lab, a, b, is_band in zip(data["label"], data["date"], data["end_date"], band)]
     data = data.reindex(columns=cols)
     for c in ("people_per_day", "rolling_7d", "days_in_7d", "run", "level"):
         data[c] = data[c].astype("Int64")
@@ -248,7 +253,7 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
     # reader's time zone, so the exported SVG differed from one machine's zone to another's
     gap = base.transform_filter(alt.datum.layer == "gap").transform_calculate(edge=after).mark_rect(
         color="#f2f2f2").encode(x=x, x2="edge:T", tooltip=[alt.Tooltip("label:N", title="gap")],
-                                description="label:N")
+                                description="described:N")
     # named only where the band is wide enough for the words (a short band is explained by its tooltip)
     gap_text = base.transform_filter(alt.datum.layer == "gap").transform_filter(
         f"toDate(datum.end_date) - toDate(datum.date) >= {20 * 24 * 3600 * 1000}").transform_calculate(
@@ -258,7 +263,7 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
     peak_rect = base.transform_filter(alt.datum.layer == "peak").transform_calculate(edge=after).mark_rect(
         color=ORANGE, opacity=0.35).encode(
         x=x, x2="edge:T", tooltip=[alt.Tooltip("label:N", title="peak"), tip_date("date", "from"),
-                                   tip_date("end_date", "to")], description="label:N")
+                                   tip_date("end_date", "to")], description="described:N")
     bars = base.transform_filter(alt.datum.layer == "daily").mark_bar(color=SKY, width={"band": 1}).encode(
         x=x_date("utcyearmonthdate(date)"), y=y,
         tooltip=[tip_date(), alt.Tooltip("people_per_day:Q", title="people a day (estimate)", format=","),
