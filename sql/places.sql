@@ -4,7 +4,8 @@
 -- place, else its district (admin2, named with its governorate, "Ariha, Idleb", or its country when the row
 -- names no governorate, so that it is never taken for a town of the same name; never looked up in the
 -- gazetteer, which knows towns, governorates and regions: district Idleb is not Idlib governorate), else its
--- governorate (admin1), else its country. Two districts are two areas: their figures are never taken for
+-- governorate (admin1: the gazetteer's name, else its own with its country, "Ouest, HTI", as a global file
+-- names regions of several countries alike: Ghana's and Zambia's "Northern"), else its country. Two districts are two areas: their figures are never taken for
 -- one area's figure published twice. Also the unit rule: households become people only
 -- where the source states a household size. A view, not a table: every model reads only the rows it
 -- needs, and millions of event rows are not copied once more.
@@ -12,8 +13,8 @@ CREATE OR REPLACE VIEW places AS
 SELECT
     o.*,
     COALESCE(g.name, NULLIF(trim(o.place), ''),
-             o.admin2_name || COALESCE(', ' || COALESCE(o.admin1_name, o.country_iso3), ''), o.admin1_name,
-             o.country_iso3) AS area,
+             o.admin2_name || COALESCE(', ' || COALESCE(o.admin1_name, o.country_iso3), ''),
+             o.admin1_name || COALESCE(', ' || o.country_iso3, ''), o.country_iso3) AS area,
     COALESCE(g.level, CASE WHEN o.place IS NOT NULL THEN 'place' WHEN o.admin2_name IS NOT NULL THEN 'admin2'
                            WHEN o.admin1_name IS NOT NULL THEN 'admin1' ELSE 'country' END) AS area_level,
     CASE WHEN o.unit = 'households' AND o.household_size IS NOT NULL THEN 'people' ELSE o.unit END AS unit_people,

@@ -274,7 +274,8 @@ def test_a_monthly_casualty_figure_is_one_row_even_if_its_place_name_has_two_lev
     assert levels == [("country",), ("place",)]
     got = con.execute("""SELECT month, place, admin1_name, killed_best FROM casualties_monthly
                          WHERE source_id = 'test' ORDER BY month""").fetchall()
-    assert got == [(D(2020, 1, 1), "Aden", "Aden", 120.0), (D(2020, 2, 1), "YEM", None, 40.0)]
+    # a governorate the gazetteer does not know is named with its country
+    assert got == [(D(2020, 1, 1), "Aden, YEM", "Aden", 120.0), (D(2020, 2, 1), "YEM", None, 40.0)]
 
 
 def test_peak_windows_that_tie_take_the_earliest_even_when_float_sums_differ_in_the_last_digit(tmp_path):
@@ -552,6 +553,27 @@ def test_a_district_named_without_its_governorate_is_not_a_town_of_the_same_name
     areas = dict(con.execute("SELECT source_id, area FROM places").fetchall())
     assert areas == {"tst": "Harim, SYR", "town": "Harim"}
     assert con.execute("SELECT count(*) FROM source_comparison").fetchone()[0] == 0
+
+
+def test_regions_of_two_countries_with_one_name_are_two_areas(tmp_path):
+    """A global file names regions of several countries alike (Ghana's and Zambia's "Northern"): both months
+    were one area's month "published twice", and one country's deaths were dropped."""
+    header = "fact_id,source_id,metric,basis,population,unit,value,qualifier,period_start,period_end," \
+             "date_precision,published_on,country_iso3,admin1_name,role,source_org,source_title"
+    path = tmp_path / "northern.csv"
+    path.write_text(header + "\n" + "".join(
+        f"{iso},glob,killed,flow,civilians,people,{n},exact,2024-01-01,2024-01-31,month,2024-02-05,{iso},Northern,"
+        "recommended,Global,t\n" for iso, n in (("GHA", 7), ("ZMB", 3))), encoding="utf-8")
+    import duckdb
+
+    from pipeline import ingest, warehouse
+
+    result = ingest.ingest([path])
+    con = duckdb.connect()
+    warehouse.load_base_tables(con, result.observations, result.rejected)
+    warehouse.run_models(con)
+    got = con.execute("SELECT place, killed_best FROM casualties_monthly ORDER BY place").fetchall()
+    assert got == [("Northern, GHA", 7.0), ("Northern, ZMB", 3.0)]
 
 
 def _tl(fid, basis, value, start, end, published, place="Testland"):
