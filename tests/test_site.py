@@ -167,6 +167,19 @@ def test_csv_is_exactly_the_data_drawn(site):
     assert seen >= 5
 
 
+def test_downloads_say_where_each_figure_came_from(site):
+    """A downloaded CSV is read apart from the page: each figure carries its document's date and link there."""
+    cum = pd.read_csv(site / "charts" / "cumulative_displacement.csv")
+    last = cum[cum["people"] == 948000].iloc[0]
+    assert last["source_org"] == "OCHA" and last["published_on"] == "2020-02-26"
+    assert last["source_url"].startswith("https://")
+    deaths = pd.read_csv(site / "charts" / "civilian_deaths_monthly.csv")
+    april = deaths[deaths["month"] == "2019-04-01"].iloc[0]
+    assert april["documents"] == ("SNHR monthly report April 2019 (reported by etilaf.org), 2019-05-01, https://en.etilaf"
+                                  ".org/all-news/local-news/rights-group-says-324-civilians-killed-across-syria-in-april")
+    assert deaths["documents"].notna().all()
+
+
 def test_lower_bounds_blank_months_and_events_are_drawn(site):
     cum = pd.read_csv(site / "charts" / "cumulative_displacement.csv")
     assert {"2019-04-29", "2019-05-01", "2019-12-01"} <= set(cum["counted_since"])

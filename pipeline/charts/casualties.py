@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.charts import BLUE, ORANGE, VERMILLION, ChartSpec, _base, tidy, iso, sources_of, whole
+from pipeline.charts import BLUE, ORANGE, VERMILLION, ChartSpec, _base, tidy, iso, sources_of, sources_of_each, whole
 
 REPORTED = "civilians killed, as published"
 DERIVED = "civilians killed, derived by subtraction"
@@ -43,6 +43,11 @@ def monthly_deaths(con, place: str = "Syria", source_id: str = "snhr", start: st
         "children_share": share.where(rows["children_best"].notna()),
         "figure": [DERIVED if d else REPORTED for d in rows["derived"]],
         "source_org": rows["source_org"],
+        # where each month came from, in the download too: its documents (a derived month's are the span's and
+        # the known months'), each as title, date and link
+        "documents": [" | ".join(", ".join(str(x) for x in (s.get("title") or s.get("org"), s.get("published_on"),
+                                                            s.get("url")) if x)
+                                 for s in srcs) for srcs in sources_of_each(con, [list(i) for i in rows["obs_ids"]])],
     })
     data["share_label"] = [f"{s:.0%} children" if pd.notna(s) else None for s in data["children_share"]]
     data = tidy(data)

@@ -60,7 +60,7 @@ def cumulative(con, place: str = "North-west Syria") -> ChartSpec:
         """WITH waves AS (
                SELECT wave_id, wave_label, start_date, end_date FROM displacement_waves WHERE place = ? AND unit = 'people')
            SELECT w.wave_id, w.wave_label, w.start_date AS wave_start, w.end_date AS wave_end, p.period_start, p.period_end, p.value_best,
-                  p.qualifier, p.role, p.source_org, p.source_title, p.obs_id
+                  p.qualifier, p.role, p.source_org, p.source_title, p.published_on, p.source_url, p.obs_id
            FROM places AS p
            JOIN waves AS w ON abs(datediff('day', w.start_date, p.period_start)) <= 7
            WHERE p.area = ? AND p.metric = 'displaced' AND p.basis = 'cumulative' AND p.unit_people = 'people'
@@ -89,6 +89,9 @@ def cumulative(con, place: str = "North-west Syria") -> ChartSpec:
         "role": rows["role"],
         "source_org": rows["source_org"],
         "source_title": rows["source_title"],
+        # where each figure came from, in the download too: the document's date and link
+        "published_on": iso(rows["published_on"]),
+        "source_url": rows["source_url"],
     })
     data = tidy(data)
     wave_names = [labels[w] for w in sorted(labels)]
