@@ -178,6 +178,8 @@ def test_downloads_say_where_each_figure_came_from(site):
     assert april["documents"] == ("SNHR monthly report April 2019 (reported by etilaf.org), 2019-05-01, https://en.etilaf"
                                   ".org/all-news/local-news/rights-group-says-324-civilians-killed-across-syria-in-april")
     assert deaths["documents"].notna().all()
+    # the share of children is as narrow as a bar ("23%"): "19% children" ran over the derived month beside it
+    assert set(deaths["share_label"].dropna()) == {"23%", "26%", "19%", "9%"}
 
 
 def test_lower_bounds_blank_months_and_events_are_drawn(site):

@@ -49,7 +49,8 @@ def monthly_deaths(con, place: str = "Syria", source_id: str = "snhr", start: st
                                                             s.get("url")) if x)
                                  for s in srcs) for srcs in sources_of_each(con, [list(i) for i in rows["obs_ids"]])],
     })
-    data["share_label"] = [f"{s:.0%} children" if pd.notna(s) else None for s in data["children_share"]]
+    # the share alone ("19%"), as narrow as a month's bar: "19% children" ran over the next month's bar
+    data["share_label"] = [f"{s:.0%}" if pd.notna(s) else None for s in data["children_share"]]
     data = tidy(data)
     ids = sorted({i for ids in rows["obs_ids"] for i in ids})
     colours = alt.Scale(domain=[REPORTED, DERIVED, CHILDREN], range=[VERMILLION, ORANGE, BLUE])
@@ -92,7 +93,7 @@ def monthly_deaths(con, place: str = "Syria", source_id: str = "snhr", start: st
         name="civilian_deaths_monthly",
         title=f"Civilians killed each month in {place}, {start[:4]}-{end[:4]}",
         subtitle="People, one source's monthly documentation. ▲: a lower bound (\"at least\"). Blue: children, where "
-                 "the month's report gives them. Dashed outline: derived. Blank months: no figure, not zero.",
+                 "the month's report gives them, and their share of the month above its bar. Dashed outline: derived. Blank months: no figure, not zero.",
         description=desc, chart=chart, data=data, sources=sources_of(con, ids),
         method="Monthly figures as the source published them. A month is derived when a figure for several "
                "months leaves only that month unknown (for example February 2020 = January to March less "
