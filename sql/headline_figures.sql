@@ -1,5 +1,6 @@
 -- depends: places, displacement_peaks, displacement_daily
--- The few numbers the report leads with, each with its period, qualifier and sources, and `notes`: the
+-- The few numbers the report leads with, each with its period, qualifier and sources, for the places the
+-- report is about (the gazetteer's: another country's figures stay in the tables, never in the lead), and `notes`: the
 -- figure's own (what it counts, how its period was read) or, for an estimate of this report's, how it is made.
 CREATE OR REPLACE TABLE headline_figures AS
 WITH scale AS (
@@ -8,7 +9,7 @@ WITH scale AS (
         [obs_id] AS obs_ids, notes
     FROM places
     WHERE metric = 'displaced' AND basis = 'cumulative' AND unit = 'people' AND population = 'all'
-        AND role = 'recommended' AND area_level IN ('region', 'country')
+        AND role = 'recommended' AND area_level IN ('region', 'country') AND gazetteer_area
     ORDER BY value_best DESC, period_end DESC, obs_id
     LIMIT 1
 ),
@@ -27,16 +28,19 @@ pace AS (
         ON d.place = p.place AND d.unit = p.unit AND d.series_role = 'chosen' AND d.metric = 'displaced'
         AND d.population = 'all' AND d.date BETWEEN p.start_date AND p.end_date
     WHERE p.measure = 'peak_window' AND p.window_days = 4 AND p.unit = 'people'
+        AND p.place IN (SELECT name FROM gazetteer)
     GROUP BY ALL
     ORDER BY p.people_per_day DESC, p.place, p.start_date
     LIMIT 1
 ),
 place_pace AS (
-    SELECT 3 AS rank, 'place_flight' AS key, 'People who fled ' || area || ' in ' || ((period_end - period_start) + 1) || ' days' AS label,
+    SELECT 3 AS rank, 'place_flight' AS key, 'People who fled ' || area || ' in ' || ((period_end - period_start) + 1)
+            || CASE WHEN period_end > period_start THEN ' days' ELSE ' day' END AS label,
         value_best, value_low, value_high, qualifier, 'people' AS unit, period_start, period_end, area AS place,
         source_org, source_title, source_url, [obs_id] AS obs_ids, notes
     FROM places
-    WHERE metric = 'displaced' AND basis = 'flow' AND unit = 'people' AND area_level = 'place'
+    WHERE metric = 'displaced' AND basis = 'flow' AND unit = 'people' AND population = 'all' AND area_level = 'place'
+        AND gazetteer_area
     ORDER BY value_best / ((period_end - period_start) + 1) DESC, obs_id
     LIMIT 1
 ),
@@ -49,7 +53,7 @@ deaths AS (
     -- period_end > period_start first: a comparison of two columns reaches below the place lookup in
     -- the view, so the million single-day event rows never get there
     WHERE metric = 'killed' AND population = 'civilians' AND role = 'recommended' AND period_end > period_start
-        AND area_level = 'country'
+        AND area_level = 'country' AND gazetteer_area
         AND month(period_start) = 1 AND day(period_start) = 1 AND month(period_end) = 12 AND day(period_end) = 31
         AND year(period_start) = year(period_end)
     -- a source's year published twice (its report and a relay of it) is one card: the latest published, as

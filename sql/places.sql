@@ -12,15 +12,32 @@
 CREATE OR REPLACE VIEW places AS
 SELECT
     o.*,
-    COALESCE(g.name, NULLIF(trim(o.place), ''),
-             o.admin2_name || COALESCE(', ' || COALESCE(o.admin1_name, o.country_iso3), ''),
-             o.admin1_name || COALESCE(', ' || o.country_iso3, ''), o.country_iso3) AS area,
+    COALESCE(g.name,
+             -- outside the gazetteer's countries a name is given with its country: Lebanon's and Libya's
+             -- Tripoli are two areas, never one series, one month or one comparison
+             NULLIF(trim(o.place), '') || sfx.text,
+             o.admin2_name || CASE WHEN o.admin1_name IS NULL THEN COALESCE(', ' || o.country_iso3, '')
+                                   ELSE ', ' || o.admin1_name || sfx.text END,
+             o.admin1_name || COALESCE(', ' || o.country_iso3, ''),
+             gc.name, o.country_iso3) AS area,
     COALESCE(g.level, CASE WHEN o.place IS NOT NULL THEN 'place' WHEN o.admin2_name IS NOT NULL THEN 'admin2'
                            WHEN o.admin1_name IS NOT NULL THEN 'admin1' ELSE 'country' END) AS area_level,
+    -- the area is one the gazetteer names: a place this report is about (its headlines and tables lead with them)
+    g.name IS NOT NULL OR (gc.name IS NOT NULL AND o.place IS NULL AND o.admin1_name IS NULL
+                           AND o.admin2_name IS NULL) AS gazetteer_area,
     CASE WHEN o.unit = 'households' AND o.household_size IS NOT NULL THEN 'people' ELSE o.unit END AS unit_people,
     CASE WHEN o.unit = 'households' AND o.household_size IS NOT NULL THEN o.household_size ELSE 1 END AS unit_factor
 FROM observations AS o
+-- the gazetteer's countries (Syria): a row of another country is never looked up in it (Aleppo, Pennsylvania
+-- is not Aleppo governorate), and a row naming only such a country is that country by its gazetteer name
+-- ("SYR" and "Syria" are one area)
+LEFT JOIN (SELECT code, any_value(name) AS name FROM gazetteer WHERE level = 'country' AND code IS NOT NULL
+           GROUP BY code) AS gc
+    ON gc.code = o.country_iso3
+CROSS JOIN LATERAL (SELECT CASE WHEN o.country_iso3 IS NULL OR gc.code IS NOT NULL THEN ''
+                                ELSE ', ' || o.country_iso3 END AS text) AS sfx
 LEFT JOIN gazetteer AS g
     -- the same key as lower(trim(COALESCE(place, admin1_name))), but lower and trim each run on a
     -- column's few distinct values (its dictionary) instead of on millions of rows
     ON lower(trim(g.alias)) = COALESCE(lower(trim(o.place)), CASE WHEN o.admin2_name IS NULL THEN lower(trim(o.admin1_name)) END)
+    AND (o.country_iso3 IS NULL OR gc.code IS NOT NULL)

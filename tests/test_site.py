@@ -395,6 +395,44 @@ def test_site_without_north_west_syria_figures_says_so_instead_of_failing(tmp_pa
     assert total > 2 and f"Showing the first 2 of {total:,} rows" in sources
 
 
+def test_other_countries_figures_never_take_the_lead_of_a_report_on_syria(tmp_path, monkeypatch):
+    """With a global file loaded, a Sudanese total led the Overview instead of OCHA's 948,000, a town elsewhere
+    gave the fastest flight, one Afghan refugee row turned both refugee charts to Afghanistan, and the
+    casualties table's first thousand rows were other countries' districts."""
+    import duckdb
+
+    from pipeline import ingest, warehouse
+
+    extra = tmp_path / "world.csv"
+    extra.write_text(
+        "fact_id,metric,basis,population,unit,value,qualifier,period_start,period_end,published_on,country_iso3,"
+        "admin1_name,place,role,source_org\n"
+        "W1,displaced,cumulative,all,people,2500000,more than,2023-04-15,2024-01-31,2024-02-01,SDN,,,recommended,X\n"
+        "W2,killed,flow,civilians,people,1200,exact,2024-01-01,2024-12-31,2025-01-05,SDN,,,recommended,X\n"
+        "W3,displaced,flow,all,people,400000,exact,2024-03-01,2024-03-04,2024-03-05,PSE,,Sampletown,recommended,X\n"
+        "W4,killed,flow,civilians,people,5,exact,2024-01-01,2024-01-31,2024-02-01,AFG,Badakhshan,,recommended,X\n",
+        encoding="utf-8")
+    unhcr = Path(__file__).parent / "fixtures" / "sources" / "unhcr_population.csv"
+    afghans = tmp_path / "unhcr_afg.csv"
+    afghans.write_text(unhcr.read_text(encoding="utf-8").splitlines()[0] + "\n"
+                       "2025,Afghanistan,AFG,AFG,Pakistan,PAK,PAK,9000000,-,0,0,0,0,0,-,0\n", encoding="utf-8")
+    result = ingest.ingest([*ingest.DEFAULT_FILES, extra, unhcr, afghans])
+    con = duckdb.connect()
+    warehouse.load_base_tables(con, result.observations, result.rejected)
+    warehouse.run_models(con)
+    heads = {k: (v, p) for k, v, p in con.execute("SELECT key, value_best, place FROM headline_figures").fetchall()}
+    assert heads["scale"] == (948000.0, "North-west Syria")
+    assert heads["place_flight"][1] == "Maarat al-Numan" and heads["peak_pace"][1] == "North-west Syria"
+    assert set(heads) == {"scale", "peak_pace", "place_flight", "killed_2019", "killed_2020"}
+    monkeypatch.setattr(page_defs, "TABLE_ROWS_SHOWN", 3)
+    out = tmp_path / "site"
+    build_site(con, out)
+    rows = _table_rows((out / "casualties.html").read_text(encoding="utf-8"), "monthly")
+    assert "Badakhshan, AFG" not in {r[1] for r in rows}
+    refugees = " ".join(unescape(re.sub(r"<[^>]+>", " ", (out / "refugees.html").read_text(encoding="utf-8"))).split())
+    assert "Refugees from Syria" in refugees and "Refugees from Afghanistan" not in refugees
+
+
 def test_refugees_page_draws_stocks_by_year_and_by_country_when_unhcr_data_is_loaded(tmp_path):
     import duckdb
 

@@ -372,12 +372,21 @@ def _with_event_sources(sources: list[dict], events: pd.DataFrame) -> list[dict]
 
 
 def _refugee_origin(con) -> tuple[str, int] | None:
-    """The origin with the most refugees in the latest year of refugees_by_asylum, and that year."""
+    """The origin the report is about (the gazetteer's country, Syria) when refugees from it are loaded, else the
+    one with the most refugees in its latest year; and that origin's latest year. (By the most refugees alone,
+    one row for Afghanistan turned both charts to it.)"""
     row = con.execute(
-        """SELECT origin_iso3, year FROM refugees_by_asylum
-           WHERE refugees IS NOT NULL AND year = (SELECT max(year) FROM refugees_by_asylum WHERE refugees IS NOT NULL)
-           GROUP BY ALL ORDER BY sum(refugees) DESC, origin_iso3 LIMIT 1""").fetchone()
-    return (row[0], row[1]) if row else None
+        """WITH latest AS (
+               SELECT origin_iso3, max(year) AS year FROM refugees_by_asylum WHERE refugees IS NOT NULL
+               GROUP BY origin_iso3),
+           totals AS (
+               SELECT r.origin_iso3, l.year, sum(r.refugees) AS refugees
+               FROM refugees_by_asylum AS r JOIN latest AS l USING (origin_iso3, year)
+               WHERE r.refugees IS NOT NULL GROUP BY ALL)
+           SELECT origin_iso3, year FROM totals
+           ORDER BY origin_iso3 IN (SELECT code FROM gazetteer WHERE level = 'country') DESC, refugees DESC, origin_iso3
+           LIMIT 1""").fetchone()
+    return (row[0], int(row[1])) if row else None
 
 
 def refugees_by_country(con, top: int = 15) -> ChartSpec | None:

@@ -187,7 +187,11 @@ def monthly_rows(con) -> tuple[pd.DataFrame, int]:
                   CASE population WHEN 'civilians' THEN 'civilians' ELSE 'everyone, combatants included' END AS who,
                   killed_low, killed_best, killed_high, children_best, women_best, derived,
                   CASE WHEN derived THEN 'the span less the months known' ELSE notes END AS notes
-           FROM casualties_monthly ORDER BY place, month, source_org, population DESC, obs_ids LIMIT ?""",
+           FROM casualties_monthly
+           -- the places this report is about first (the gazetteer's): with a global file loaded, the table's
+           -- first rows were other countries' districts, and Syria's fell past the rows shown
+           ORDER BY place NOT IN (SELECT name FROM gazetteer), place, month, source_org, population DESC, obs_ids
+           LIMIT ?""",
         [TABLE_ROWS_SHOWN]).df()
     monthly["children_share"] = monthly["children_best"] / monthly["killed_best"]
     return monthly, con.execute("SELECT count(*) FROM casualties_monthly").fetchone()[0]
