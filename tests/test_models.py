@@ -172,6 +172,24 @@ def test_refugees_by_asylum_chooses_one_source_per_year_and_country():
     assert (2020, "DEU", 560_000.0, None) in rows
 
 
+def test_a_source_s_mid_year_and_end_of_year_stocks_are_not_added(tmp_path):
+    """Two stocks of one source in one year (30 June and 31 December) were summed: 7,170,000 Syrian refugees in
+    Turkey for 2019. The year's stock is the later; two stocks of one date are parts of it and are added."""
+    header = ("fact_id,source_id,metric,basis,population,unit,value,qualifier,period_start,period_end,"
+              "date_precision,published_on,country_iso3,origin_iso3,place,role,source_org,source_title")
+    con = _facts_models(tmp_path, header, [
+        "A,unhcr,refugees,stock,all,people,3600000,exact,2019-06-30,2019-06-30,day,2019-09-01,TUR,SYR,Turkey,"
+        "recommended,UNHCR,t",
+        "B,unhcr,refugees,stock,all,people,3570000,exact,2019-12-31,2019-12-31,day,2020-06-01,TUR,SYR,Turkey,"
+        "recommended,UNHCR,t",
+        "C,unhcr,refugees,stock,all,people,900000,exact,2019-12-31,2019-12-31,day,2020-06-01,LBN,SYR,Lebanon,"
+        "recommended,UNHCR,t",
+        "D,unhcr,refugees,stock,all,people,5000,exact,2019-12-31,2019-12-31,day,2020-06-01,LBN,SYR,Lebanon,"
+        "recommended,UNHCR,t"])
+    got = con.execute("SELECT asylum_iso3, refugees FROM refugees_by_asylum ORDER BY asylum_iso3").fetchall()
+    assert got == [("LBN", 905000.0), ("TUR", 3570000.0)]
+
+
 def test_gazetteer_maps_spellings_to_one_place_and_never_adds_a_place_to_its_region(tmp_path):
     import duckdb
 
