@@ -727,6 +727,17 @@ def test_a_title_line_above_no_known_header_is_still_an_unknown_format(tmp_path)
     refused(write(tmp_path, "odd.csv", "A title\nfoo,bar\n1,2\n"), "unknown format: a CSV with columns A title")
 
 
+def test_a_unhcr_table_without_iso_codes_is_refused_not_read_with_countries_swapped(tmp_path):
+    """UNHCR's own country codes are not ISO 3166: read as ISO, Austria (AUS) became Australia and Egypt (ARE)
+    the United Arab Emirates."""
+    path = write(tmp_path, "unhcr.csv", "year,coo_name,coo,coa_name,coa,refugees,asylum_seekers\n"
+                                        "2020,Syrian Arab Rep.,SYR,Austria,AUS,50000,2000\n"
+                                        "2020,Syrian Arab Rep.,SYR,Egypt,ARE,130000,-\n")
+    refused(path, "no coo_iso column with ISO 3166 codes")
+    fixture = read_path(FIX / "unhcr_population.csv")  # with coo_iso and coa_iso: read as before
+    assert len(fixture.observations) and not fixture.rejected
+
+
 def test_a_facts_row_over_the_line_limit_is_set_aside_and_the_rest_read(tmp_path):
     """The curated figures' reader reads row by row: a 2 MB note once stopped the whole file (exit 2)."""
     rows = list(csv.reader(io.StringIO(FACTS_TEXT, newline="")))

@@ -58,10 +58,17 @@ def detect(s: Sniff) -> bool:
     return False
 
 
-def _iso(raw: pd.DataFrame, prefix: str) -> pd.Series:
-    """coo_iso / coa_iso (ISO3); the API's `coo`/`coa` are UNHCR's own codes, used only when ISO is absent."""
+def _iso(raw: pd.DataFrame, prefix: str, path) -> pd.Series:
+    """coo_iso / coa_iso (ISO3). The API's `coo`/`coa` are UNHCR's own codes, which differ from ISO 3166 for
+    about a hundred countries and name another country for some (AUS is Austria, ARE Egypt): a file without
+    ISO codes is refused rather than read with countries swapped."""
     iso = col(raw, f"{prefix}_iso").str.upper()
-    return iso.mask(iso.isin(["-", "XXA", "UKN"]), pd.NA) if iso.notna().any() else col(raw, prefix).str.upper()
+    if not iso.notna().any() and len(raw):
+        raise InputError(f"{path}: no {prefix}_iso column with ISO 3166 codes; UNHCR's own codes in {prefix!r} differ "
+                         "from ISO for many countries (AUS is Austria, not Australia), so they are not read as ISO. "
+                         "Download the table with ISO codes (the Refugee Data Finder and the API give coo_iso and "
+                         "coa_iso)")
+    return iso.mask(iso.isin(["-", "XXA", "UKN"]), pd.NA)
 
 
 def read(s: Sniff) -> ReadResult:
@@ -79,8 +86,8 @@ def read(s: Sniff) -> ReadResult:
         raise InputError(f"{s.path}: UNHCR payload without year, coo_*, coa_* and figure columns")
     year = col(raw, "year")
     base = pd.DataFrame({"ingest_row": raw["ingest_row"]})
-    base["origin_iso3"] = _iso(raw, "coo")
-    base["country_iso3"] = _iso(raw, "coa")
+    base["origin_iso3"] = _iso(raw, "coo", s.path)
+    base["country_iso3"] = _iso(raw, "coa", s.path)
     base["place"] = col(raw, "coa_name")
     base["population"], base["unit"], base["qualifier"], base["role"] = "all", "people", "exact", "recommended"
     base["date_precision"] = "year"
