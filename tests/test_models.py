@@ -763,6 +763,34 @@ def test_a_covered_interval_inside_a_longer_one_gives_its_place_to_its_flows(tmp
     assert october == pytest.approx(110_000)
 
 
+def test_an_overlapping_week_whose_halves_do_not_add_up_to_it_still_leaves_the_month_whole(tmp_path):
+    """W2 overlaps the month's taken week W1, and its own two parts take all its days without adding up to it:
+    the parts were freed from W2 and chosen over the month's remainder (October 91,012 against 120,000)."""
+    con = _models_on(tmp_path, [_tl("M", "flow", 120000, "2019-10-01", "2019-10-31", "2019-11-05"),
+                                _tl("W1", "flow", 50000, "2019-10-14", "2019-10-20", "2019-10-25"),
+                                _tl("W2", "flow", 30000, "2019-10-17", "2019-10-27", "2019-10-21"),
+                                _tl("C1", "flow", 12000, "2019-10-17", "2019-10-22", "2019-10-22"),
+                                _tl("C2", "flow", 8000, "2019-10-23", "2019-10-27", "2019-10-28")])
+    total, days = chosen_sum(con, "Testland", D(2019, 10, 1), D(2019, 10, 31))
+    assert days == 31 and total == pytest.approx(120_000) and _reconciled(con)
+
+
+def test_covered_intervals_two_levels_deep_give_their_place_to_their_flows_in_the_year(tmp_path):
+    """A year holding a quarter whose months do not add up to it, one month of which is halves that do not add
+    up to it either: the month stayed nested in the year though compared only, and the year lost 10,000."""
+    con = _models_on(tmp_path, [_tl("Y", "flow", 500000, "2019-07-01", "2019-12-31", "2020-01-10"),
+                                _tl("Q", "flow", 300000, "2019-10-01", "2019-12-31", "2020-01-05"),
+                                _tl("M1", "flow", 120000, "2019-10-01", "2019-10-31", "2019-11-05"),
+                                _tl("M2", "flow", 100000, "2019-11-01", "2019-11-30", "2019-12-05"),
+                                _tl("M3", "flow", 70000, "2019-12-01", "2019-12-31", "2020-01-02"),
+                                _tl("H1", "flow", 50000, "2019-10-01", "2019-10-15", "2019-10-16"),
+                                _tl("H2", "flow", 60000, "2019-10-16", "2019-10-31", "2019-11-01")])
+    total, days = chosen_sum(con, "Testland", D(2019, 7, 1), D(2019, 12, 31))
+    assert days == 184 and total == pytest.approx(500_000) and _reconciled(con)
+    summer, _ = chosen_sum(con, "Testland", D(2019, 7, 1), D(2019, 9, 30))
+    assert summer == pytest.approx(500_000 - 50_000 - 60_000 - 100_000 - 70_000)
+
+
 def test_a_chain_of_three_nested_figures_belongs_to_its_running_total(tmp_path):
     """A day inside a week inside a month inside a running total's interval: every one is nested, all
     belong to the running total's series, the interval still sums to its difference, and flows reconcile."""
