@@ -9,7 +9,9 @@ SELECT
     count(*) OVER w7 AS days_in_7d,
     avg(d.people_best) OVER w30 AS rolling_30d,
     count(*) OVER w30 AS days_in_30d,
-    sum(d.people_best) OVER (PARTITION BY d.place, d.unit, w.wave_id ORDER BY d.date) AS cumulative_in_wave
+    -- within its wave; a day in no wave (a reported zero between waves) has none
+    CASE WHEN w.wave_id IS NOT NULL THEN sum(d.people_best) OVER (PARTITION BY d.place, d.unit, w.wave_id ORDER BY d.date)
+    END AS cumulative_in_wave
 FROM displacement_daily AS d
 LEFT JOIN displacement_waves AS w
     ON w.place = d.place AND w.unit = d.unit AND d.date BETWEEN w.start_date AND w.end_date

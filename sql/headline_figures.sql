@@ -16,7 +16,10 @@ WITH scale AS (
 pace AS (
     SELECT 2 AS rank, 'peak_pace' AS key,
         'People displaced per day at the peak (' || window_days || ' days), ' || p.place AS label,
-        p.people_per_day AS value_best, NULL::DOUBLE AS value_low, NULL::DOUBLE AS value_high, 'estimated' AS qualifier,
+        p.people_per_day AS value_best, NULL::DOUBLE AS value_low, NULL::DOUBLE AS value_high,
+        -- a rate from "more than" totals only is a lower bound, as the pace page says of the same window
+        CASE WHEN bool_and(coalesce(d.people_low = d.people_best, false) AND d.people_high IS NULL) THEN 'at_least'
+             ELSE 'estimated' END AS qualifier,
         'people per day' AS unit, p.start_date AS period_start, p.end_date AS period_end, p.place,
         string_agg(DISTINCT d.source_org, '; ' ORDER BY d.source_org) AS source_org, NULL AS source_title,
         NULL AS source_url, flatten(list(DISTINCT d.obs_ids ORDER BY d.obs_ids)) AS obs_ids,

@@ -791,6 +791,20 @@ def test_covered_intervals_two_levels_deep_give_their_place_to_their_flows_in_th
     assert summer == pytest.approx(500_000 - 50_000 - 60_000 - 100_000 - 70_000)
 
 
+def test_a_peak_of_lower_bounds_is_a_lower_bound_and_a_zero_day_has_no_wave_total(tmp_path):
+    """The peak-rate headline was "estimated" even where the pace page said "at least" of the same days; days
+    reported as zero after a wave, in none, got a running total of their own across all such days."""
+    rows = [_tl("A", "flow", 40000, "2019-10-01", "2019-10-04", "2019-10-05").replace(",exact,", ",more than,"),
+            _tl("B", "flow", 6000, "2019-10-05", "2019-10-10", "2019-10-11"),
+            _tl("Z", "flow", 0, "2019-10-11", "2019-10-26", "2019-10-27")]
+    con = _models_on(tmp_path, [r.replace("Testland", "North-west Syria") for r in rows])
+    head = con.execute("SELECT value_best, qualifier FROM headline_figures WHERE key = 'peak_pace'").fetchone()
+    assert head == (pytest.approx(10_000), "at_least")
+    zero = con.execute("""SELECT count(*), count(wave_id), count(cumulative_in_wave) FROM displacement_pace
+                          WHERE place = 'North-west Syria' AND people_best = 0""").fetchone()
+    assert zero == (16, 0, 0)
+
+
 def test_a_chain_of_three_nested_figures_belongs_to_its_running_total(tmp_path):
     """A day inside a week inside a month inside a running total's interval: every one is nested, all
     belong to the running total's series, the interval still sums to its difference, and flows reconcile."""
