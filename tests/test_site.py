@@ -410,8 +410,11 @@ def test_other_countries_figures_never_take_the_lead_of_a_report_on_syria(tmp_pa
         "W1,displaced,cumulative,all,people,2500000,more than,2023-04-15,2024-01-31,2024-02-01,SDN,,,recommended,X\n"
         "W2,killed,flow,civilians,people,1200,exact,2024-01-01,2024-12-31,2025-01-05,SDN,,,recommended,X\n"
         "W3,displaced,flow,all,people,400000,exact,2024-03-01,2024-03-04,2024-03-05,PSE,,Sampletown,recommended,X\n"
-        "W4,killed,flow,civilians,people,5,exact,2024-01-01,2024-01-31,2024-02-01,AFG,Badakhshan,,recommended,X\n",
-        encoding="utf-8")
+        "W4,killed,flow,civilians,people,5,exact,2024-01-01,2024-01-31,2024-02-01,AFG,Badakhshan,,recommended,X\n"
+        + "".join(f"H{i},idps_present,stock,all,people,{1000 + i},exact,2024-01-31,2024-01-31,2024-02-01,HTI,{a},,"
+                  "recommended,X\n" for i, a in enumerate(("Artibonite", "Centre", "Grand'Anse")))
+        + "S1,idps_present,stock,all,people,2700000,exact,2020-03-31,2020-03-31,2020-04-01,SYR,,North-west Syria,"
+          "recommended,X\n", encoding="utf-8")
     unhcr = Path(__file__).parent / "fixtures" / "sources" / "unhcr_population.csv"
     afghans = tmp_path / "unhcr_afg.csv"
     afghans.write_text(unhcr.read_text(encoding="utf-8").splitlines()[0] + "\n"
@@ -429,6 +432,8 @@ def test_other_countries_figures_never_take_the_lead_of_a_report_on_syria(tmp_pa
     build_site(con, out)
     rows = _table_rows((out / "casualties.html").read_text(encoding="utf-8"), "monthly")
     assert "Badakhshan, AFG" not in {r[1] for r in rows}
+    idps = _table_rows((out / "scale.html").read_text(encoding="utf-8"), "idps")
+    assert idps[0][:3] == ["North-west Syria", "31 March 2020", "2,700,000"]
     refugees = " ".join(unescape(re.sub(r"<[^>]+>", " ", (out / "refugees.html").read_text(encoding="utf-8"))).split())
     assert "Refugees from Syria" in refugees and "Refugees from Afghanistan" not in refugees
 

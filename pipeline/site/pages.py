@@ -93,7 +93,9 @@ def idps_rows(con) -> tuple[int, pd.DataFrame | None]:
         return 0, None
     return n_idps, con.execute(
         """SELECT area, period_end, value_best, qualifier, unit_people AS unit, source_org, source_title, source_url
-           FROM places WHERE metric = 'idps_present' ORDER BY area, period_end, source_org, obs_id
+           FROM places WHERE metric = 'idps_present'
+           -- the places this report is about first, as in the casualties table
+           ORDER BY NOT gazetteer_area, area, period_end, source_org, obs_id
            LIMIT ?""", [TABLE_ROWS_SHOWN]).df()
 
 
