@@ -15,9 +15,11 @@ SELECT
     COALESCE(g.name,
              -- outside the gazetteer's countries a name is given with its country: Lebanon's and Libya's
              -- Tripoli are two areas, never one series, one month or one comparison
-             NULLIF(trim(o.place), '') || sfx.text,
+             NULLIF(trim(o.place), '')
+                 || CASE WHEN o.country_iso3 IS NULL OR gc.code IS NOT NULL THEN '' ELSE ', ' || o.country_iso3 END,
              o.admin2_name || CASE WHEN o.admin1_name IS NULL THEN COALESCE(', ' || o.country_iso3, '')
-                                   ELSE ', ' || o.admin1_name || sfx.text END,
+                                   WHEN o.country_iso3 IS NULL OR gc.code IS NOT NULL THEN ', ' || o.admin1_name
+                                   ELSE ', ' || o.admin1_name || ', ' || o.country_iso3 END,
              o.admin1_name || COALESCE(', ' || o.country_iso3, ''),
              gc.name, o.country_iso3) AS area,
     COALESCE(g.level, CASE WHEN o.place IS NOT NULL THEN 'place' WHEN o.admin2_name IS NOT NULL THEN 'admin2'
@@ -34,8 +36,6 @@ FROM observations AS o
 LEFT JOIN (SELECT code, any_value(name) AS name FROM gazetteer WHERE level = 'country' AND code IS NOT NULL
            GROUP BY code) AS gc
     ON gc.code = o.country_iso3
-CROSS JOIN LATERAL (SELECT CASE WHEN o.country_iso3 IS NULL OR gc.code IS NOT NULL THEN ''
-                                ELSE ', ' || o.country_iso3 END AS text) AS sfx
 LEFT JOIN gazetteer AS g
     -- the same key as lower(trim(COALESCE(place, admin1_name))), but lower and trim each run on a
     -- column's few distinct values (its dictionary) instead of on millions of rows
