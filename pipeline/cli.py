@@ -13,7 +13,7 @@ import pkgutil
 import sys
 
 from pipeline import commands
-from pipeline.schema import InputError, printable
+from pipeline.schema import InputError, one_line, printable
 
 
 class UsageError(Exception):
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (InputError, UsageError) as exc:
-        print(f"displacement: {printable(str(exc))}", file=sys.stderr)
+        print(f"displacement: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("displacement: interrupted", file=sys.stderr)

@@ -201,6 +201,12 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def one_line(text: str) -> str:
+    """printable, with line breaks shown too (\\x0a): a line of a report stays one line, whatever a file's
+    name or a cell holds (a name with a line break in it could otherwise forge a line of the report)."""
+    return printable(text).replace("\n", "\\x0a").replace("\r", "\\x0d")
+
+
 def terminal_json(obj, **kw) -> str:
     """JSON for a terminal: json.dumps escapes C0 codes but leaves DEL and the C1 codes (U+009B opens an escape
     sequence on some terminals) as they are; here they are escaped as JSON allows (\\u009b)."""

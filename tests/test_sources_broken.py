@@ -353,6 +353,20 @@ def test_validate_json_escapes_del_and_c1_codes_from_the_file(tmp_path):
     assert json.loads(proc.stdout)["errors"][0]["value"] == value
 
 
+def test_a_line_break_in_a_file_s_name_cannot_forge_a_line_of_the_report(tmp_path):
+    """validate's text report is one line per finding: a file named with a line break printed a line of its
+    own choosing ("rows rejected 0"), and the one-line error of an unreadable file became two."""
+    p = write(tmp_path, "mixed\n  rows rejected           0\n.csv", with_row(4, ROWS[2].replace(",40000,", ",n/a,")))
+    proc = cli("validate", str(p))
+    assert proc.returncode == 0
+    assert [ln for ln in proc.stdout.splitlines() if ln.strip().startswith("rows rejected")] == \
+        ["  rows rejected           1"]
+    assert "mixed\\x0a  rows rejected" in proc.stdout
+    bad = write(tmp_path, "semi\ncolons.csv", HEADER.replace(",", ";") + "\n")
+    err = cli("validate", str(bad))
+    assert err.returncode == 2 and len(err.stderr.strip().splitlines()) == 1 and "semi\\x0acolons" in err.stderr
+
+
 def test_validate_json_is_json_even_for_a_file_it_cannot_read(tmp_path):
     """A script reading `validate --json` gets one JSON object on stdout, exit 2, for a file it cannot read."""
     bad = write(tmp_path, "semicolons.csv", HEADER.replace(",", ";") + "\n" + ROWS[0].replace(",", ";") + "\n")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 
-from pipeline.schema import InputError, printable, terminal_json
+from pipeline.schema import InputError, one_line, terminal_json
 
 
 def register(subparsers) -> None:
@@ -89,7 +89,7 @@ def run(args) -> int:
         sys.stdout.write(terminal_json(out) + "\n")
         return refused
     def w(text: str) -> None:  # file names, columns and values come from the input: never terminal controls
-        sys.stdout.write(printable(text[:-1]) + "\n")
+        sys.stdout.write(one_line(text[:-1]) + "\n")
 
     w(f"{args.file}: format {out['format']}\n")
     w(f"  rows read      {out['rows_read']:>10,}\n")
