@@ -10,6 +10,8 @@ WITH scale AS (
     FROM places
     WHERE metric = 'displaced' AND basis = 'cumulative' AND unit = 'people' AND population = 'all'
         AND role = 'recommended' AND area_level IN ('region', 'country') AND gazetteer_area
+        -- the largest count the data holds, not the largest ceiling: "up to 1,200,000" says at most that many
+        AND qualifier NOT IN ('up_to', 'less_than')
     ORDER BY value_best DESC, period_end DESC, obs_id
     LIMIT 1
 ),

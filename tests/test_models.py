@@ -805,6 +805,15 @@ def test_a_peak_of_lower_bounds_is_a_lower_bound_and_a_zero_day_has_no_wave_tota
     assert zero == (16, 0, 0)
 
 
+def test_the_scale_headline_is_a_count_not_a_ceiling(tmp_path):
+    """"Up to 1,200,000" led the Overview over OCHA's "more than 948,000": the largest number, not a count."""
+    row = ("U1,ocha,displaced,cumulative,all,people,1200000,up to,2019-12-01,2020-02-23,day,2020-02-27,SYR,,,"
+           "North-west Syria,,recommended,OCHA,t,,")
+    con = _models_on(tmp_path, [row], with_default=True)
+    assert con.execute("SELECT value_best, qualifier FROM headline_figures WHERE key = 'scale'").fetchone() == \
+        (948000.0, "more_than")
+
+
 def test_a_chain_of_three_nested_figures_belongs_to_its_running_total(tmp_path):
     """A day inside a week inside a month inside a running total's interval: every one is nested, all
     belong to the running total's series, the interval still sums to its difference, and flows reconcile."""

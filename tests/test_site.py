@@ -314,6 +314,8 @@ def test_no_build_time_in_pages(site):
     for p in site.glob("*.html"):
         text = p.read_text(encoding="utf-8")
         assert not re.search(r"\d{2}:\d{2}:\d{2}", text), p.name
+    # the date given is the latest figure's publication, said as such ("Data as of" read like a build date)
+    assert "Latest figure published 1 January 2021:" in (site / "index.html").read_text(encoding="utf-8")
 
 
 def test_page_escapes_hostile_strings(default_warehouse, tmp_path):
