@@ -1,6 +1,6 @@
 -- depends: observations, places, displacement_daily
 -- For each place, metric, unit and period that two or more sources reported as a flow or a cumulative
--- total, what each source said, the spread between them, and what this report's chosen daily series
+-- total, what each source said, the spread between them (their latest figures), and what this report's chosen daily series
 -- adds up to over the same days. Figures are listed side by side, never added together. A period only
 -- one source reported is no comparison and is left out (with event data that is nearly every row).
 CREATE OR REPLACE TABLE source_comparison AS
@@ -27,11 +27,18 @@ reported AS (
                 AND s.period_start = p.period_start AND s.period_end = p.period_end
         )
 ),
+latest AS (
+    -- each source's own last word on the period: a source that revised its figure disagrees with nobody
+    -- by having done so (100,000 then 130,000, against another's 130,000, is no spread of 30,000)
+    SELECT * FROM reported
+    QUALIFY row_number() OVER (PARTITION BY place, metric, population, unit, period_start, period_end, source_id
+                               ORDER BY published_on DESC NULLS LAST, obs_id) = 1
+),
 periods AS (
     SELECT place, metric, population, unit, period_start, period_end,
         count(DISTINCT source_id) AS n_sources,
         max(value_best) - min(value_best) AS spread
-    FROM reported
+    FROM latest
     GROUP BY ALL
     HAVING count(DISTINCT source_id) > 1
 ),

@@ -814,6 +814,18 @@ def test_the_scale_headline_is_a_count_not_a_ceiling(tmp_path):
         (948000.0, "more_than")
 
 
+def test_a_source_s_own_revision_is_no_disagreement_between_sources(tmp_path):
+    """A says 100,000 then 130,000 for a week; B says 130,000: the spread was 30,000, as if the sources disagreed.
+    Every figure is still listed; the spread is between the sources' latest figures."""
+    rows = [_tl("A1", "flow", 100000, "2019-10-01", "2019-10-07", "2019-10-08"),
+            _tl("A2", "flow", 130000, "2019-10-01", "2019-10-07", "2019-10-15"),
+            _tl("B1", "flow", 130000, "2019-10-01", "2019-10-07", "2019-10-09").replace(",tst,", ",other,")]
+    con = _models_on(tmp_path, rows)
+    got = con.execute("SELECT source_id, value_best, n_sources, spread FROM source_comparison "
+                      "ORDER BY source_id, value_best").fetchall()
+    assert got == [("other", 130000.0, 2, 0.0), ("tst", 100000.0, 2, 0.0), ("tst", 130000.0, 2, 0.0)]
+
+
 def test_a_chain_of_three_nested_figures_belongs_to_its_running_total(tmp_path):
     """A day inside a week inside a month inside a running total's interval: every one is nested, all
     belong to the running total's series, the interval still sums to its difference, and flows reconcile."""
