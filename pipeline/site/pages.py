@@ -275,7 +275,8 @@ def sources_page(con, out) -> dict:
             "charts": [chart_context(spec, out)] if spec else [],
             "empty": None if spec else "No two sources reported the same place and period.",
             "tables": [
-                _table("compared", "Same place, same period", "Spread: the highest figure less the lowest, of each source's latest figure for the period (a source's own revision is no disagreement).",
+                _table("compared", "Same place, same period", "Spread: the highest figure less the lowest, of each "
+                       "source's latest figure for the period (a source's own revision is no disagreement).",
                        [("place", "place", "text"), ("metric", "metric", "text"), ("period_start", "from", "date"),
                         ("period_end", "to", "date"), ("source_org", "source", "text"), ("qualifier", "qualifier", "qual"),
                         ("value_best", "figure", "num"), ("spread", "spread", "num"),
