@@ -38,6 +38,12 @@ def _own_word(word: str) -> bool:
     return word.replace("_", " ") not in shown and word not in shown
 
 
+def _add_note(out: pd.DataFrame, where: pd.Series, note: pd.Series) -> None:
+    """Append `note` to the notes of the rows `where` holds ("own note; note")."""
+    own = out["notes"] if "notes" in out.columns else pd.Series(pd.NA, index=out.index, dtype="string")
+    out["notes"] = own.where(~where, (own + "; " + note).fillna(note))
+
+
 def _gazetteer() -> dict[str, str]:
     """Each alias of the embedded gazetteer (lower case) to its place's name (lower case)."""
     import csv
@@ -72,17 +78,13 @@ def read(s: Sniff) -> ReadResult:
         names = _gazetteer()  # another spelling of the same place ("NW Syria") says nothing more
         said = wording.notna() & (wording.str.lower().map(names).fillna(wording.str.lower())
                                   != place.str.lower().map(names).fillna(place.str.lower())).fillna(True)
-        own = out["notes"] if "notes" in out.columns else pd.Series(pd.NA, index=raw.index, dtype="string")
-        extra = "place as published: " + wording
-        out["notes"] = own.where(~said, (own + "; " + extra).fillna(extra))
+        _add_note(out, said, "place as published: " + wording)
     if "qualifier" in raw.columns:
         # "nearly", "almost", "some" are all approximate in the arithmetic and read "about" on the pages: the
         # source's own word goes with the figure, in its notes, so that it can be quoted as published
         word = raw["qualifier"].str.strip().str.lower().str.split("(", n=1).str[0].str.strip()
-        own_word = word.notna() & (word != "") & word.map(_own_word)
-        notes = out["notes"] if "notes" in out.columns else pd.Series(pd.NA, index=raw.index, dtype="string")
-        extra = "qualifier as published: " + raw["qualifier"].str.strip()
-        out["notes"] = notes.where(~own_word, (notes + "; " + extra).fillna(extra))
+        own_word = (word.fillna("") != "") & word.map(_own_word, na_action="ignore").fillna(False).astype(bool)
+        _add_note(out, own_word, "qualifier as published: " + raw["qualifier"].str.strip())
     out["value_best"] = raw["value"]
     for col in ("value_low", "value_high"):
         if col in raw.columns:
