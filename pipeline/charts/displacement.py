@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.charts import (BLUE, figure_is, GREY, ORANGE, SKY, VERMILLION, ChartSpec, _base, tidy, iso, sources_of, tip_date,
+from pipeline.charts import (BLUE, GREY, ORANGE, SKY, VERMILLION, ChartSpec, _base, figure_is, tidy, iso, sources_of, tip_date,
                              whole, x_date)
 from pipeline.countries import name_of
 from pipeline.schema import QUALIFIER_LABELS
@@ -274,7 +274,7 @@ def pace(con, place: str = "North-west Syria", peak_days: int = 4) -> ChartSpec:
                  alt.Tooltip("source_org:N", title="source")])
     # the same days as a filled step under the bars: on a phone a day is under a pixel wide and the bars
     # alone faded to nothing; each day's step ends at the next midnight, as its bar does, and runs never join
-    fill = base.transform_filter(alt.datum.layer == "daily").transform_calculate(edge=after).mark_area(
+    fill = base.transform_filter(alt.datum.layer == "daily").mark_area(
         color=SKY, opacity=0.75, interpolate="step-after", aria=False).encode(
         x=x_date("utcyearmonthdate(date)"), y=alt.Y("people_per_day:Q", stack=None), detail="run:N")
     roll = base.transform_filter(alt.datum.layer == "daily").mark_line(color=BLUE, strokeWidth=2.5).encode(
