@@ -175,10 +175,10 @@ nested_once AS (
 covered AS (
     -- an interval whose every day its nested flows take, while they do not add up to it (a month of 120,000
     -- given as halves of 50,000 and 60,000): its remainder has no day left to be spread over, and would be
-    -- lost. Its flows are then not nested in it: they are chosen as the finer figures, and the interval
-    -- stays beside them, compared, with its own total. Where the interval lies in a longer one itself (the
-    -- month in a quarter), its flows take its place there (in the nearest interval around it that is not
-    -- covered too), so that the longer one's total still holds, and the interval is `overlapping`.
+    -- lost. Its flows are then not nested in it. At the top of its chain they are chosen as the finer figures,
+    -- and the interval stays beside them, compared, with its own total. Inside a longer interval (the month in
+    -- a quarter) the interval keeps its place there with its own total, so that the longer one's still holds,
+    -- and its flows are only compared.
     SELECT x.parent_id
     FROM nested_once AS x
     JOIN numbered AS c ON c.flow_id = x.child_id
@@ -186,6 +186,9 @@ covered AS (
     GROUP BY x.parent_id, p.period_start, p.period_end, p.value_best
     HAVING sum(c.period_end - c.period_start + 1) >= (p.period_end - p.period_start) + 1
         AND abs(any_value(p.value_best) - sum(c.value_best)) > 1e-6 * greatest(1, abs(any_value(p.value_best)))
+),
+covered_inner AS (
+    SELECT parent_id FROM covered WHERE parent_id IN (SELECT child_id FROM nested_once)
 ),
 ancestors AS (
     -- every flow's intervals as first nested, from its own up to the top (a day in a week in a month)
@@ -199,29 +202,25 @@ ancestors AS (
     SELECT * FROM a
 ),
 nested_kept AS (
-    -- a flow is nested in its nearest interval that is not covered: a covered interval's flows take its place
-    -- in the interval around it, at any depth (halves of a month in a quarter in a year); a covered interval
-    -- is itself nested nowhere
-    SELECT child_id, arg_min(anc_id, depth) AS parent_id
-    FROM ancestors
-    WHERE child_id NOT IN (SELECT parent_id FROM covered) AND anc_id NOT IN (SELECT parent_id FROM covered)
-    GROUP BY child_id
+    SELECT child_id, parent_id FROM nested_once WHERE parent_id NOT IN (SELECT parent_id FROM covered)
 ),
 overlap AS (
     -- a flow inside an interval that overlaps (or restates) one taken from it
     SELECT child_id AS flow_id FROM nesting WHERE child_id NOT IN (SELECT child_id FROM nested_once)
 ),
 set_aside AS (
-    -- flows compared but never chosen for a day (displacement_daily): an overlapping one, and a covered
-    -- interval that gave its place to its flows in an interval around it
+    -- flows compared but never chosen for a day (displacement_daily), kind `overlapping`: one inside an
+    -- interval that overlaps (or restates) one taken from it, and the flows of a covered interval that keeps
+    -- its place in a longer one
     SELECT flow_id FROM overlap
     UNION
-    SELECT parent_id FROM covered WHERE parent_id IN (SELECT child_id FROM nested_once)
+    SELECT child_id FROM nested_once WHERE parent_id IN (SELECT parent_id FROM covered_inner)
 ),
-under_overlap AS (
-    -- a flow first nested (at any depth) in an overlapping one: its days are the overlapping flow's, which
-    -- the interval around that accounts for already
-    SELECT DISTINCT child_id AS flow_id FROM ancestors WHERE anc_id IN (SELECT flow_id FROM overlap)
+compared AS (
+    -- never chosen: a flow set aside, and any flow inside one (its days are accounted for around it)
+    SELECT flow_id FROM set_aside
+    UNION
+    SELECT child_id FROM ancestors WHERE anc_id IN (SELECT flow_id FROM set_aside)
 ),
 chain AS (
     -- each nested flow's ancestors, up to the top of its chain (a day in a week in a month in an interval)
@@ -245,9 +244,7 @@ SELECT
     CASE WHEN x.parent_id IS NOT NULL THEN 'nested'
          WHEN n.flow_id IN (SELECT flow_id FROM set_aside) THEN 'overlapping'
          ELSE n.kind END AS kind,
-    -- never chosen for a day: a flow set aside, and any flow inside an overlapping one
-    n.flow_id IN (SELECT flow_id FROM set_aside) OR n.flow_id IN (SELECT flow_id FROM under_overlap)
-        AS compared_only,
+    n.flow_id IN (SELECT flow_id FROM compared) AS compared_only,
     x.parent_id AS parent_flow_id,
     n.value_best, n.value_low, n.value_high,
     n.obs_ids

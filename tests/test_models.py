@@ -747,20 +747,31 @@ def test_a_figure_inside_an_overlapping_week_is_not_chosen_either(tmp_path):
     assert days == 31 and total == pytest.approx(120_000) and _reconciled(con)
 
 
-def test_a_covered_interval_inside_a_longer_one_gives_its_place_to_its_flows(tmp_path):
+def test_a_covered_interval_inside_a_longer_one_keeps_its_place_and_its_flows_are_compared(tmp_path):
     """A quarter of 300,000 holding a month of 120,000 given as halves of 50,000 and 60,000: with the halves
-    taken out of the month and the month out of the quarter, the quarter summed to 290,000. The halves now
-    take the month's place in the quarter; the month is compared beside them."""
+    taken out of the month and the month out of the quarter, the quarter summed to 290,000. The month keeps its
+    place in the quarter, with its own total, and the halves are compared beside it: the quarter's total holds
+    whatever the halves add up to (moved into the quarter instead, they left it a remainder with no day)."""
     con = _models_on(tmp_path, [_tl("Q", "flow", 300000, "2019-10-01", "2019-12-31", "2020-01-05"),
                                 _tl("M", "flow", 120000, "2019-10-01", "2019-10-31", "2019-11-05"),
                                 _tl("H1", "flow", 50000, "2019-10-01", "2019-10-15", "2019-10-16"),
                                 _tl("H2", "flow", 60000, "2019-10-16", "2019-10-31", "2019-11-01")])
     kinds = dict(con.execute("SELECT value_best, kind FROM displacement_flows WHERE area = 'Testland'").fetchall())
-    assert kinds == {300000: "reported_flow", 120000: "overlapping", 50000: "nested", 60000: "nested"}
+    assert kinds == {300000: "reported_flow", 120000: "nested", 50000: "overlapping", 60000: "overlapping"}
     total, days = chosen_sum(con, "Testland", D(2019, 10, 1), D(2019, 12, 31))
     assert days == 92 and total == pytest.approx(300_000) and _reconciled(con)
     october, _ = chosen_sum(con, "Testland", D(2019, 10, 1), D(2019, 10, 31))
-    assert october == pytest.approx(110_000)
+    assert october == pytest.approx(120_000)
+    # the review's case: the quarter's three months take all its days and add up to it, one of them given as
+    # halves that do not: the quarter and every month hold, and the build is not refused
+    con = _models_on(tmp_path, [_tl("Q", "flow", 300000, "2019-10-01", "2019-12-31", "2020-01-05"),
+                                _tl("M1", "flow", 100000, "2019-10-01", "2019-10-31", "2019-11-05"),
+                                _tl("M2", "flow", 100000, "2019-11-01", "2019-11-30", "2019-12-05"),
+                                _tl("M3", "flow", 100000, "2019-12-01", "2019-12-31", "2020-01-02"),
+                                _tl("H1", "flow", 40000, "2019-10-01", "2019-10-15", "2019-10-16"),
+                                _tl("H2", "flow", 50000, "2019-10-16", "2019-10-31", "2019-11-01")], name="b.csv")
+    total, days = chosen_sum(con, "Testland", D(2019, 10, 1), D(2019, 12, 31))
+    assert days == 92 and total == pytest.approx(300_000) and _reconciled(con)
 
 
 def test_an_overlapping_week_whose_halves_do_not_add_up_to_it_still_leaves_the_month_whole(tmp_path):
@@ -775,9 +786,10 @@ def test_an_overlapping_week_whose_halves_do_not_add_up_to_it_still_leaves_the_m
     assert days == 31 and total == pytest.approx(120_000) and _reconciled(con)
 
 
-def test_covered_intervals_two_levels_deep_give_their_place_to_their_flows_in_the_year(tmp_path):
+def test_covered_intervals_two_levels_deep_leave_the_year_whole(tmp_path):
     """A year holding a quarter whose months do not add up to it, one month of which is halves that do not add
-    up to it either: the month stayed nested in the year though compared only, and the year lost 10,000."""
+    up to it either: the month stayed nested in the year though compared only, and the year lost 10,000. The
+    quarter keeps its place in the year; everything inside it is compared."""
     con = _models_on(tmp_path, [_tl("Y", "flow", 500000, "2019-07-01", "2019-12-31", "2020-01-10"),
                                 _tl("Q", "flow", 300000, "2019-10-01", "2019-12-31", "2020-01-05"),
                                 _tl("M1", "flow", 120000, "2019-10-01", "2019-10-31", "2019-11-05"),
@@ -788,7 +800,9 @@ def test_covered_intervals_two_levels_deep_give_their_place_to_their_flows_in_th
     total, days = chosen_sum(con, "Testland", D(2019, 7, 1), D(2019, 12, 31))
     assert days == 184 and total == pytest.approx(500_000) and _reconciled(con)
     summer, _ = chosen_sum(con, "Testland", D(2019, 7, 1), D(2019, 9, 30))
-    assert summer == pytest.approx(500_000 - 50_000 - 60_000 - 100_000 - 70_000)
+    assert summer == pytest.approx(500_000 - 300_000)
+    compared = {v for v, c in con.execute("SELECT value_best, compared_only FROM displacement_flows").fetchall() if c}
+    assert compared == {120000, 100000, 70000, 50000, 60000}
 
 
 def test_a_peak_of_lower_bounds_is_a_lower_bound_and_a_zero_day_has_no_wave_total(tmp_path):
