@@ -11,6 +11,8 @@ import hashlib
 import json
 import logging
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -695,6 +697,23 @@ def test_escaped_secrets_are_blanked_token_by_token_and_the_rest_of_the_body_kep
         assert core._redact_bytes(body) == (expected, True)
     untouched = b'{"c":"\\u00e9", "n": 1.50}'
     assert core._redact_bytes(untouched) == (untouched, False)
+
+
+def test_the_escaped_secret_scan_stays_linear_on_strings_full_of_escaped_quotes():
+    """A JSON document stored inside a string field (thousands of \\" and one \\u elsewhere) made the scan
+    restart at every escaped quote: 100 KB took 53 s and this 1.9 MB body would take hours, for every page fetched with a
+    credential set. Run apart, so that a return of it fails here instead of hanging the suite."""
+    code = ("import json, sys; from pipeline.fetch import core; core.register_secret('abc+Secret9'); "
+            "inner = json.dumps({f'k{i}': 'v' for i in range(100000)}); "
+            "body = json.dumps({'payload': inner, 'x': '\\u00e9', 'k': 'abc+Secret9'}).encode(); "
+            "body = body.replace(b'abc+Secret9', b'abc\\\\u002BSecret9'); "
+            "out, changed = core._redact_bytes(body); "
+            "assert changed and b'Secret9' not in out and json.loads(out)['payload'] == inner, out[-80:]; "
+            "print(len(body))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert int(proc.stdout) > 1_500_000
 
 
 def test_a_response_that_expands_past_the_limit_is_refused_while_it_is_read(env, monkeypatch):

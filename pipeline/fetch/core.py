@@ -97,8 +97,9 @@ def redact(text: object) -> str:
     return out
 
 
-# a JSON string token with at least one \u escape in it (escapes of other kinds before it, any after it)
-_ESCAPED_STRING = re.compile(rb'"(?:[^"\\\n]|\\[^u\n])*\\u(?:[^"\\\n]|\\.)*"')
+# a JSON string token, matched possessively (no backtracking: a failed match restarting at every escaped quote
+# of a long string made the scan quadratic, minutes for a 100 KB body)
+_STRING_TOKEN = re.compile(rb'"(?:[^"\\\n]++|\\.)*+"')
 
 
 def _redact_bytes(body: bytes) -> tuple[bytes, bool]:
@@ -125,6 +126,8 @@ def _redact_json_escapes(body: bytes) -> tuple[bytes, bool]:
 
     def token(m: re.Match) -> bytes:
         nonlocal found
+        if b"\\u" not in m.group():
+            return m.group()
         try:
             text = json.loads(m.group())
         except (UnicodeDecodeError, ValueError):
@@ -132,9 +135,10 @@ def _redact_json_escapes(body: bytes) -> tuple[bytes, bool]:
         if not any(f in text for f in forms):
             return m.group()
         found = True
-        return json.dumps(redact(text), ensure_ascii=False).encode("utf-8")
+        # as ASCII: a lone surrogate escape in the string (\\ud83d) cannot be written as UTF-8
+        return json.dumps(redact(text)).encode("ascii")
 
-    out = _ESCAPED_STRING.sub(token, body)
+    out = _STRING_TOKEN.sub(token, body)
     return (out, True) if found else (body, False)
 
 
