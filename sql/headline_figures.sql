@@ -1,5 +1,5 @@
 -- depends: places, displacement_peaks, displacement_daily
--- The few numbers the report leads with, each with its period, qualifier and sources, for the places the
+-- The few numbers the report leads with, each with its period, qualifier and sources, for the country the
 -- report is about (the gazetteer's: another country's figures stay in the tables, never in the lead), and `notes`: the
 -- figure's own (what it counts, how its period was read) or, for an estimate of this report's, how it is made.
 CREATE OR REPLACE TABLE headline_figures AS
@@ -9,7 +9,7 @@ WITH scale AS (
         [obs_id] AS obs_ids, notes
     FROM places
     WHERE metric = 'displaced' AND basis = 'cumulative' AND unit = 'people' AND population = 'all'
-        AND role = 'recommended' AND area_level IN ('region', 'country') AND gazetteer_area
+        AND role = 'recommended' AND area_level IN ('region', 'country') AND report_country
         -- the largest count the data holds, not the largest ceiling: "up to 1,200,000" says at most that many
         AND qualifier NOT IN ('up_to', 'less_than')
     ORDER BY value_best DESC, period_end DESC, obs_id
@@ -33,7 +33,7 @@ pace AS (
         ON d.place = p.place AND d.unit = p.unit AND d.series_role = 'chosen' AND d.metric = 'displaced'
         AND d.population = 'all' AND d.date BETWEEN p.start_date AND p.end_date
     WHERE p.measure = 'peak_window' AND p.window_days = 4 AND p.unit = 'people'
-        AND p.place IN (SELECT name FROM gazetteer)
+        AND d.country_iso3 IN (SELECT code FROM gazetteer WHERE level = 'country')
     GROUP BY ALL
     ORDER BY p.people_per_day DESC, p.place, p.start_date
     LIMIT 1
@@ -45,7 +45,7 @@ place_pace AS (
         source_org, source_title, source_url, [obs_id] AS obs_ids, notes
     FROM places
     WHERE metric = 'displaced' AND basis = 'flow' AND unit = 'people' AND population = 'all' AND area_level = 'place'
-        AND gazetteer_area
+        AND report_country
     ORDER BY value_best / ((period_end - period_start) + 1) DESC, obs_id
     LIMIT 1
 ),
@@ -58,7 +58,7 @@ deaths AS (
     -- period_end > period_start first: a comparison of two columns reaches below the place lookup in
     -- the view, so the million single-day event rows never get there
     WHERE metric = 'killed' AND population = 'civilians' AND role = 'recommended' AND period_end > period_start
-        AND area_level = 'country' AND gazetteer_area
+        AND area_level = 'country' AND report_country
         AND month(period_start) = 1 AND day(period_start) = 1 AND month(period_end) = 12 AND day(period_end) = 31
         AND year(period_start) = year(period_end)
     -- a source's year published twice (its report and a relay of it) is one card: the latest published, as

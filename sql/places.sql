@@ -24,9 +24,8 @@ SELECT
              gc.name, o.country_iso3) AS area,
     COALESCE(g.level, CASE WHEN o.place IS NOT NULL THEN 'place' WHEN o.admin2_name IS NOT NULL THEN 'admin2'
                            WHEN o.admin1_name IS NOT NULL THEN 'admin1' ELSE 'country' END) AS area_level,
-    -- the area is one the gazetteer names: a place this report is about (its headlines and tables lead with them)
-    g.name IS NOT NULL OR (gc.name IS NOT NULL AND o.place IS NULL AND o.admin1_name IS NULL
-                           AND o.admin2_name IS NULL) AS gazetteer_area,
+    -- the row is of the country this report is about (the gazetteer's): its headlines and tables lead with it
+    gc.code IS NOT NULL AS report_country,
     CASE WHEN o.unit = 'households' AND o.household_size IS NOT NULL THEN 'people' ELSE o.unit END AS unit_people,
     CASE WHEN o.unit = 'households' AND o.household_size IS NOT NULL THEN o.household_size ELSE 1 END AS unit_factor
 FROM observations AS o

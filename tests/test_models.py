@@ -644,9 +644,18 @@ def test_the_gazetteer_names_places_of_its_own_country_only_and_the_country_one_
         "recommended,SNHR,t",
         "K2,snhr,killed,flow,civilians,people,286,at least,2020-01-01,2020-01-31,month,2020-02-02,SYR,,,"
         "recommended,SNHR (via MEMO),t"])
-    got = sorted(con.execute("SELECT area, area_level, gazetteer_area FROM places").fetchall())
+    got = sorted(con.execute("SELECT area, area_level, report_country FROM places").fetchall())
     assert got == [("Aleppo, USA", "place", False), ("Syria", "country", True), ("Syria", "country", True)]
     assert con.execute("SELECT place, killed_best FROM casualties_monthly").fetchall() == [("Syria", 286.0)]
+
+
+def test_a_syrian_town_outside_the_gazetteer_can_lead_the_flight_headline(tmp_path):
+    """The headlines lead with the report's country, not only with the gazetteer's three towns."""
+    row = ("X1,tst,displaced,flow,all,people,90000,exact,2020-02-10,2020-02-11,day,2020-02-12,SYR,,,Ariha,,"
+           "recommended,Test,t,,")
+    con = _models_on(tmp_path, [row], with_default=True)
+    assert con.execute("SELECT place, value_best FROM headline_figures WHERE key = 'place_flight'").fetchone() == \
+        ("Ariha", 90000.0)
 
 
 def _tl(fid, basis, value, start, end, published, place="Testland"):

@@ -413,6 +413,7 @@ def test_other_countries_figures_never_take_the_lead_of_a_report_on_syria(tmp_pa
         "W2,killed,flow,civilians,people,1200,exact,2024-01-01,2024-12-31,2025-01-05,SDN,,,recommended,X\n"
         "W3,displaced,flow,all,people,400000,exact,2024-03-01,2024-03-04,2024-03-05,PSE,,Sampletown,recommended,X\n"
         "W4,killed,flow,civilians,people,5,exact,2024-01-01,2024-01-31,2024-02-01,AFG,Badakhshan,,recommended,X\n"
+        "W5,killed,flow,civilians,people,9,exact,2024-01-01,2024-01-31,2024-02-01,SYR,Idleb,Harim,recommended,X\n"
         + "".join(f"H{i},idps_present,stock,all,people,{1000 + i},exact,2024-01-31,2024-01-31,2024-02-01,HTI,{a},,"
                   "recommended,X\n" for i, a in enumerate(("Artibonite", "Centre", "Grand'Anse")))
         + "S1,idps_present,stock,all,people,2700000,exact,2020-03-31,2020-03-31,2020-04-01,SYR,,North-west Syria,"
@@ -434,6 +435,12 @@ def test_other_countries_figures_never_take_the_lead_of_a_report_on_syria(tmp_pa
     build_site(con, out)
     rows = _table_rows((out / "casualties.html").read_text(encoding="utf-8"), "monthly")
     assert "Badakhshan, AFG" not in {r[1] for r in rows}
+    # any Syrian place leads, not only the gazetteer's few: Harim is in no gazetteer
+    monkeypatch.setattr(page_defs, "TABLE_ROWS_SHOWN", 100)
+    build_site(con, tmp_path / "site2")
+    places = [r[1] for r in _table_rows((tmp_path / "site2" / "casualties.html").read_text(encoding="utf-8"),
+                                        "monthly")]
+    assert places.index("Harim") < places.index("Badakhshan, AFG")
     idps = _table_rows((out / "scale.html").read_text(encoding="utf-8"), "idps")
     assert idps[0][:3] == ["North-west Syria", "31 March 2020", "2,700,000"]
     refugees = " ".join(unescape(re.sub(r"<[^>]+>", " ", (out / "refugees.html").read_text(encoding="utf-8"))).split())

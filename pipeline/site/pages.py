@@ -95,7 +95,7 @@ def idps_rows(con) -> tuple[int, pd.DataFrame | None]:
         """SELECT area, period_end, value_best, qualifier, unit_people AS unit, source_org, source_title, source_url
            FROM places WHERE metric = 'idps_present'
            -- the places this report is about first, as in the casualties table
-           ORDER BY NOT gazetteer_area, area, period_end, source_org, obs_id
+           ORDER BY NOT report_country, area, period_end, source_org, obs_id
            LIMIT ?""", [TABLE_ROWS_SHOWN]).df()
 
 
@@ -192,7 +192,8 @@ def monthly_rows(con) -> tuple[pd.DataFrame, int]:
            FROM casualties_monthly
            -- the places this report is about first (the gazetteer's): with a global file loaded, the table's
            -- first rows were other countries' districts, and Syria's fell past the rows shown
-           ORDER BY place NOT IN (SELECT name FROM gazetteer), place, month, source_org, population DESC, obs_ids
+           ORDER BY country_iso3 NOT IN (SELECT code FROM gazetteer WHERE level = 'country'), place, month, source_org,
+               population DESC, obs_ids
            LIMIT ?""",
         [TABLE_ROWS_SHOWN]).df()
     monthly["children_share"] = monthly["children_best"] / monthly["killed_best"]
