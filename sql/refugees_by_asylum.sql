@@ -13,8 +13,9 @@ WITH stocks AS (
     -- a source's stock at the end of its year: of a mid-year and an end-of-year stock, the later (both were
     -- summed: 3,600,000 and 3,570,000 gave 7,170,000); stocks of one date (refugees and people in a
     -- refugee-like situation, say) are parts of it and are added below
+    -- (one publication's: a later revision of the same date replaces it)
     QUALIFY rank() OVER (PARTITION BY year(period_end), origin_iso3, country_iso3, metric, source_id
-                         ORDER BY period_end DESC) = 1
+                         ORDER BY period_end DESC, published_on DESC NULLS LAST) = 1
 ),
 per_source AS (
     SELECT year, origin_iso3, asylum_iso3, metric, source_id,

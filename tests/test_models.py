@@ -185,9 +185,12 @@ def test_a_source_s_mid_year_and_end_of_year_stocks_are_not_added(tmp_path):
         "C,unhcr,refugees,stock,all,people,900000,exact,2019-12-31,2019-12-31,day,2020-06-01,LBN,SYR,Lebanon,"
         "recommended,UNHCR,t",
         "D,unhcr,refugees,stock,all,people,5000,exact,2019-12-31,2019-12-31,day,2020-06-01,LBN,SYR,Lebanon,"
+        "recommended,UNHCR,t",
+        # the same date's stock revised in a later publication replaces it (it was added to it)
+        "E,unhcr,refugees,stock,all,people,3576000,exact,2019-12-31,2019-12-31,day,2021-06-01,TUR,SYR,Turkey,"
         "recommended,UNHCR,t"])
     got = con.execute("SELECT asylum_iso3, refugees FROM refugees_by_asylum ORDER BY asylum_iso3").fetchall()
-    assert got == [("LBN", 905000.0), ("TUR", 3570000.0)]
+    assert got == [("LBN", 905000.0), ("TUR", 3576000.0)]
 
 
 def test_gazetteer_maps_spellings_to_one_place_and_never_adds_a_place_to_its_region(tmp_path):
