@@ -271,7 +271,7 @@ def test_the_source_s_own_qualifier_word_goes_with_the_figure(site):
     assert "390,000" in sources and "qualifier as published: nearly" in sources
     assert "qualifier as published: more than" not in sources and "qualifier as published: about" not in sources
     footer = (site / "index.html").read_text(encoding="utf-8").split("<footer>", 1)[1]
-    assert "with the source's own word in the figure's notes" in " ".join(unescape(footer).split())
+    assert "with the source's own word in a curated figure's notes" in " ".join(unescape(footer).split())
 
 
 def test_headline_cards_say_how_an_estimate_is_made_and_what_a_figure_counts(site):
