@@ -223,15 +223,16 @@ compared AS (
     SELECT child_id FROM ancestors WHERE anc_id IN (SELECT flow_id FROM set_aside)
 ),
 chain AS (
-    -- each nested flow's ancestors, up to the top of its chain (a day in a week in a month in an interval)
-    WITH RECURSIVE up(flow_id, top_id, depth) AS (
-        SELECT child_id, parent_id, 1 FROM nested_kept
-        UNION ALL
-        SELECT up.flow_id, x.parent_id, up.depth + 1
-        FROM up JOIN nested_kept AS x ON x.child_id = up.top_id
-        WHERE up.depth < 100
-    )
-    SELECT flow_id, arg_max(top_id, depth) AS top_id FROM up GROUP BY flow_id
+    -- each nested flow's top: its farthest interval up the kept chain (a day in a week in a month in an
+    -- interval), which stops below the first covered interval
+    SELECT a.child_id AS flow_id, arg_max(a.anc_id, a.depth) AS top_id
+    FROM ancestors AS a
+    LEFT JOIN (
+        SELECT child_id, min(depth) AS depth FROM ancestors WHERE anc_id IN (SELECT parent_id FROM covered)
+        GROUP BY child_id
+    ) AS stop ON stop.child_id = a.child_id
+    WHERE a.depth < coalesce(stop.depth, a.depth + 1)
+    GROUP BY a.child_id
 )
 SELECT
     n.flow_id,
