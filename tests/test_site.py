@@ -527,7 +527,9 @@ def test_documents_are_counted_and_listed_once_each_whoever_relayed_them(site, d
                                  "FROM observations").fetchone()
     assert n_docs == 50  # the default figures cite 50 documents (each with one title, a test of the data says)
     html = (site / "index.html").read_text(encoding="utf-8")
-    assert f"published figures from {n_docs} documents by {n_orgs} organisations." in html
+    # "sources", not "organisations": three of them are press reports that name no organisation
+    assert f"published figures from {n_docs} documents by {n_orgs} sources (organisations, and press reports that " \
+           "name none)." in html
     rows = _table_rows((site / "sources.html").read_text(encoding="utf-8"), "documents")
     assert len(rows) == n_docs
     titles = [r[1] for r in rows]
