@@ -1,14 +1,15 @@
 -- depends: observations, gazetteer
--- Every observation's place normalised through the gazetteer (aliases in Latin and Arabic
--- spellings); unknown places keep their own text. The area is the most specific one the row names: its
--- place, else its district (admin2, named with its governorate, "Ariha, Idleb", or its country when the row
--- names no governorate, so that it is never taken for a town of the same name; never looked up in the
--- gazetteer, which knows towns, governorates and regions: district Idleb is not Idlib governorate), else its
--- governorate (admin1: the gazetteer's name, else its own with its country, "Ouest, HTI", as a global file
--- names regions of several countries alike: Ghana's and Zambia's "Northern"), else its country. Two districts are two areas: their figures are never taken for
--- one area's figure published twice. Also the unit rule: households become people only
--- where the source states a household size. A view, not a table: every model reads only the rows it
--- needs, and millions of event rows are not copied once more.
+-- Every observation's place normalised through the gazetteer (aliases in Latin and Arabic spellings);
+-- unknown places keep their own text. The area is the most specific one the row names: its place, else its
+-- district (admin2, named with its governorate, "Ariha, Idleb", or with its country when the row names no
+-- governorate, so that it is never taken for a town of the same name; never looked up in the gazetteer,
+-- which knows towns, governorates and regions: district Idleb is not Idlib governorate), else its
+-- governorate (the gazetteer's name, else its own with its country, "Ouest, HTI": a global file names
+-- regions of several countries alike), else its country. Outside the gazetteer's country a place or district
+-- is named with its country too. Two districts are two areas: their figures are never taken for one area's
+-- figure published twice. Also the unit rule: households become people only where the source states a
+-- household size. A view, not a table: every model reads only the rows it needs, and millions of event rows
+-- are not copied once more.
 CREATE OR REPLACE VIEW places AS
 SELECT
     o.*,
@@ -36,7 +37,7 @@ LEFT JOIN (SELECT code, any_value(name) AS name FROM gazetteer WHERE level = 'co
            GROUP BY code) AS gc
     ON gc.code = o.country_iso3
 LEFT JOIN gazetteer AS g
-    -- the same key as lower(trim(COALESCE(place, admin1_name))), but lower and trim each run on a
-    -- column's few distinct values (its dictionary) instead of on millions of rows
+    -- the place, else the governorate of a row with no district; lower and trim run on a column's few
+    -- distinct values (its dictionary) instead of on millions of rows
     ON lower(trim(g.alias)) = COALESCE(lower(trim(o.place)), CASE WHEN o.admin2_name IS NULL THEN lower(trim(o.admin1_name)) END)
     AND (o.country_iso3 IS NULL OR gc.code IS NOT NULL)

@@ -93,12 +93,17 @@ def _num(v, digits: int = 0) -> str:
     return f"{v:,.{digits}f}"
 
 
+def _as_hex(pattern: re.Pattern, text: str) -> str:
+    """`text` with what `pattern` matches (control characters) shown as \\xNN, as the terminal shows them."""
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", text) if pattern.search(text) else text
+
+
 def _visible(value):
     """Every text a template prints: control characters from an input file (ESC, BEL, C1 codes), which HTML does
     not allow, shown as \\xNN as the terminal shows them (tabs and line breaks stay). Markup is the pipeline's
     own (safe_json escapes these codes itself) and is left as it is."""
     if isinstance(value, str) and not isinstance(value, Markup) and _HTML_CONTROL.search(value):
-        return _HTML_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+        return _as_hex(_HTML_CONTROL, value)
     return value
 
 
@@ -111,7 +116,7 @@ def visible_in_charts(obj):
     """A chart spec with every control character of its texts (source names, titles, labels from input files)
     shown as \\xNN, as the pages show them: one such character in a source's name stopped the site's build."""
     if isinstance(obj, str):
-        return _CHART_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", obj) if _CHART_CONTROL.search(obj) else obj
+        return _as_hex(_CHART_CONTROL, obj)
     if isinstance(obj, dict):
         return {visible_in_charts(k): visible_in_charts(v) for k, v in obj.items()}
     if isinstance(obj, list):

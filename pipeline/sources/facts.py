@@ -47,10 +47,10 @@ def _add_note(out: pd.DataFrame, where: pd.Series, note: pd.Series) -> None:
 def _gazetteer() -> dict[str, str]:
     """Each alias of the embedded gazetteer (lower case) to its place's name (lower case)."""
     import csv
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "data" / "default" / "gazetteer.csv"
-    with open(path, newline="", encoding="utf-8") as fh:
+    from pipeline.warehouse import DEFAULT_DIR
+
+    with open(DEFAULT_DIR / "gazetteer.csv", newline="", encoding="utf-8") as fh:
         return {r["alias"].strip().lower(): r["name"].strip().lower() for r in csv.DictReader(fh)}
 
 
